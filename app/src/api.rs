@@ -1,0 +1,65 @@
+//! Typed server functions. Their bodies run on the server only (`ssr`) and call the engine; the
+//! browser gets a typed client for each. They live under `/rpc`, apart from the REST API's `/api`.
+
+use leptos::prelude::*;
+use leptos::server_fn::codec::JsonEncoding;
+use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+use serde::{Deserialize, Serialize};
+
+pub use engine::status::{Backend, SystemStatus};
+
+/// What can go wrong in a server function, as the UI sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum AppError {
+    #[error("the database did not answer")]
+    DatabaseUnavailable,
+    #[error("{0}")]
+    Transport(ServerFnErrorErr),
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        AppError::Transport(value)
+    }
+}
+
+/// The installation as the database sees it right now.
+#[server(prefix = "/rpc", endpoint = "system_status")]
+pub async fn get_system_status() -> Result<SystemStatus, AppError> {
+    let store = ssr::store()?;
+    store.system_status().await.map_err(|err| {
+        tracing::warn!(error = %err, source = ?std::error::Error::source(&err), "system status query failed");
+        AppError::DatabaseUnavailable
+    })
+}
+
+#[cfg(feature = "ssr")]
+pub mod ssr {
+    //! Server-side context for server functions and SSR: given once by the server to both
+    //! `leptos_routes_with_context` and `handle_server_fns_with_context`.
+
+    use std::sync::Arc;
+
+    use engine::store::Store;
+    use leptos::prelude::use_context;
+
+    use super::AppError;
+
+    /// What every server function may reach.
+    #[derive(Clone)]
+    pub struct AppContext {
+        pub store: Arc<dyn Store>,
+    }
+
+    pub fn store() -> Result<Arc<dyn Store>, AppError> {
+        use_context::<AppContext>()
+            .map(|cx| cx.store)
+            .ok_or_else(|| {
+                AppError::Transport(leptos::server_fn::error::ServerFnErrorErr::ServerError(
+                    "server context missing".into(),
+                ))
+            })
+    }
+}

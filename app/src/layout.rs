@@ -1,0 +1,60 @@
+//! The frame around every page: brand, main navigation, language switcher.
+
+use leptos::prelude::*;
+use leptos_router::components::A;
+
+use crate::i18n::{use_i18n, Key, LOCALE_COOKIE};
+
+#[component]
+pub fn Layout(children: Children) -> impl IntoView {
+    let i18n = use_i18n();
+    let t = move |key| i18n.t(key);
+    // Effects run only in the browser, so this flips once the wasm has hydrated the page.
+    // End-to-end tests wait on it; CSS may use it too.
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
+
+    let switch_language = move |_| {
+        let next = i18n.locale.get_untracked().other();
+        i18n.locale.set(next);
+        remember_locale(next.code());
+    };
+
+    view! {
+        <div class="app" data-hydrated=move || hydrated.get().to_string()>
+            <header class="topbar">
+                <a class="brand" href="/">
+                    <span class="brand-mark" aria-hidden="true">"◆"</span>
+                    <span class="brand-name">{t(Key::AppName)}</span>
+                    <span class="brand-tagline">{t(Key::Tagline)}</span>
+                </a>
+                <nav class="mainnav" aria-label=t(Key::MainNavigation)>
+                    <A href="/" exact=true>{t(Key::NavOverview)}</A>
+                    <A href="/workflows">{t(Key::NavWorkflows)}</A>
+                    <A href="/instances">{t(Key::NavInstances)}</A>
+                    <A href="/inbox">{t(Key::NavInbox)}</A>
+                </nav>
+                <button
+                    class="lang-switch"
+                    type="button"
+                    title=t(Key::SwitchLanguage)
+                    aria-label=t(Key::SwitchLanguage)
+                    on:click=switch_language
+                >
+                    {move || i18n.locale.get().other().text(Key::LanguageName)}
+                </button>
+            </header>
+            <main class="content">{children()}</main>
+        </div>
+    }
+}
+
+/// Keeps the choice for a year, so the server renders the next page in the same language.
+fn remember_locale(code: &str) {
+    use leptos::wasm_bindgen::JsCast;
+    if let Ok(doc) = document().dyn_into::<web_sys::HtmlDocument>() {
+        let cookie = format!("{LOCALE_COOKIE}={code}; path=/; max-age=31536000; samesite=strict");
+        // A refused cookie only means the choice is not remembered; the page still switches.
+        let _ = doc.set_cookie(&cookie);
+    }
+}

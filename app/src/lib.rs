@@ -1,0 +1,96 @@
+//! Baton's user interface: the application shell, its pages and the typed server functions they
+//! call. Compiled twice: with `ssr` into the server, with `hydrate` into the browser's wasm.
+
+pub mod api;
+pub mod i18n;
+mod layout;
+mod pages;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, Html, MetaTags, Stylesheet, Title};
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::path;
+
+use crate::i18n::{provide_i18n, Key, Locale};
+use crate::layout::Layout;
+use crate::pages::{ComingPage, NotFound, Overview};
+
+/// The HTML document around the app, rendered on the server only.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html>
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    let i18n = provide_i18n(initial_locale());
+    let t = move |key| i18n.t(key);
+
+    view! {
+        <Html {..} lang=move || i18n.locale.get().code() />
+        <Stylesheet id="leptos" href="/pkg/baton.css" />
+        <Title formatter=move |page: String| format!("{page} · Baton") />
+        <Router>
+            <Layout>
+                <Routes fallback=|| view! { <NotFound /> }>
+                    <Route path=path!("/") view=Overview />
+                    <Route
+                        path=path!("/workflows")
+                        view=move || view! { <ComingPage title=t(Key::WorkflowsTitle) blurb=t(Key::WorkflowsBlurb) /> }
+                    />
+                    <Route
+                        path=path!("/instances")
+                        view=move || view! { <ComingPage title=t(Key::InstancesTitle) blurb=t(Key::InstancesBlurb) /> }
+                    />
+                    <Route
+                        path=path!("/inbox")
+                        view=move || view! { <ComingPage title=t(Key::InboxTitle) blurb=t(Key::InboxBlurb) /> }
+                    />
+                </Routes>
+            </Layout>
+        </Router>
+    }
+}
+
+/// On the server, the language comes from the user's cookie or the browser's `Accept-Language`;
+/// in the browser, hydration reads back what the server rendered, so both sides agree.
+fn initial_locale() -> Locale {
+    #[cfg(feature = "ssr")]
+    {
+        let parts = use_context::<http::request::Parts>();
+        let header = |name| {
+            parts
+                .as_ref()
+                .and_then(|p| p.headers.get(name))
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        Locale::negotiate(
+            header(http::header::COOKIE).as_deref(),
+            header(http::header::ACCEPT_LANGUAGE).as_deref(),
+        )
+    }
+    #[cfg(not(feature = "ssr"))]
+    {
+        document()
+            .document_element()
+            .and_then(|html| html.get_attribute("lang"))
+            .and_then(|code| Locale::from_code(&code))
+            .unwrap_or_default()
+    }
+}

@@ -1,0 +1,14 @@
+//! Baton's workflow engine.
+//!
+//! Owns the domain model, its validation, the store (one trait, one adapter per database) and,
+//! behind the `store` feature, everything that needs a database or a runtime. It knows nothing of
+//! HTTP or HTML: the server and the UI call into it, never the other way round. Without the `store`
+//! feature it compiles to wasm, so the browser can run the same model code as the server.
+
+pub mod status;
+
+#[cfg(feature = "store")]
+pub mod store;
+
+#[cfg(feature = "testing")]
+pub mod testing;

@@ -1,0 +1,79 @@
+//! The SQLite adapter: one file, one process. WAL journal so readers never wait for the writer.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::SqlitePool;
+
+use super::rows::StatusRow;
+use super::{Store, StoreError};
+use crate::status::{Backend, SystemStatus};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
+
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    pub async fn connect(options: SqliteConnectOptions) -> Result<Self, StoreError> {
+        let filename = options.get_filename().to_path_buf();
+        if let Some(dir) = filename.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError::Unavailable(sqlx::Error::Io(e)))?;
+        }
+        let options = options
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(options)
+            .await
+            .map_err(StoreError::Unavailable)?;
+        MIGRATOR.run(&pool).await.map_err(StoreError::Migration)?;
+        Ok(Self { pool })
+    }
+
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> Backend {
+        Backend::Sqlite
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("select 1")
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::from_sqlx)?;
+        Ok(())
+    }
+
+    async fn system_status(&self) -> Result<SystemStatus, StoreError> {
+        let row: StatusRow = sqlx::query_as(
+            "select (select coalesce(max(version), 0) from _sqlx_migrations where success)
+                        as schema_version,
+                    installed_at,
+                    strftime('%Y-%m-%dT%H:%M:%fZ', 'now') as checked_at
+               from installation",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(StoreError::from_sqlx)?;
+        Ok(row.into_status(Backend::Sqlite))
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+}

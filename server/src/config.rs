@@ -1,0 +1,102 @@
+//! Configuration from flags and environment variables (flags win). Parsed once, at start-up;
+//! a value that cannot be understood stops the server with a message naming the variable.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Parser;
+use engine::store::DatabaseUrl;
+
+/// Baton: workflow orchestration.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "baton", version, about)]
+pub struct Args {
+    /// Database to use: sqlite://PATH (created on first start) or postgres://USER:PASS@HOST/DB.
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/baton.db")]
+    pub database_url: String,
+
+    /// Address to listen on.
+    #[arg(long, env = "BATON_ADDR", default_value = "127.0.0.1:3000")]
+    pub addr: String,
+
+    /// Folder with the built site (wasm, JS, CSS, static files).
+    #[arg(long, env = "BATON_SITE_ROOT", default_value = "target/site")]
+    pub site_root: PathBuf,
+
+    /// Log format: `text` for people, `json` for log collectors.
+    #[arg(long, env = "BATON_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    pub log_format: String,
+}
+
+/// Configuration after every value has been checked.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database: DatabaseUrl,
+    /// As given, for messages; never logged without [`engine::store::redact`].
+    pub database_url: String,
+    pub addr: SocketAddr,
+    pub site_root: PathBuf,
+}
+
+/// A configuration value that cannot be used. The message names the variable (and flag).
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("DATABASE_URL (--database-url) is not usable: {0}")]
+    DatabaseUrl(#[from] engine::store::DatabaseUrlError),
+    #[error("BATON_ADDR (--addr) `{value}` is not a socket address like 127.0.0.1:3000")]
+    Addr { value: String },
+}
+
+impl Config {
+    pub fn from_args(args: &Args) -> Result<Self, ConfigError> {
+        let database = args.database_url.parse()?;
+        let addr = args.addr.trim().parse().map_err(|_| ConfigError::Addr {
+            value: args.addr.clone(),
+        })?;
+        Ok(Self {
+            database,
+            database_url: args.database_url.clone(),
+            addr,
+            site_root: args.site_root.clone(),
+        })
+    }
+
+    /// A configuration for tests: the given database, any free loopback port.
+    pub fn for_tests(database_url: &str) -> Result<Self, ConfigError> {
+        Self::from_args(&Args {
+            database_url: database_url.to_string(),
+            addr: "127.0.0.1:0".into(),
+            site_root: PathBuf::from("target/site"),
+            log_format: "text".into(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(db: &str, addr: &str) -> Args {
+        Args::parse_from(["baton", "--database-url", db, "--addr", addr])
+    }
+
+    #[test]
+    fn defaults_are_sqlite_on_loopback() {
+        let parsed = Args::parse_from(["baton"]);
+        // The environment may set these; only check the defaults when it does not.
+        if std::env::var_os("DATABASE_URL").is_none() {
+            assert_eq!(parsed.database_url, "sqlite://data/baton.db");
+        }
+        if std::env::var_os("BATON_ADDR").is_none() {
+            assert_eq!(parsed.addr, "127.0.0.1:3000");
+        }
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        let err = Config::from_args(&args("mysql://x/y", "127.0.0.1:3000")).unwrap_err();
+        assert!(err.to_string().starts_with("DATABASE_URL"), "{err}");
+        let err = Config::from_args(&args("sqlite://x.db", "localhost")).unwrap_err();
+        assert!(err.to_string().starts_with("BATON_ADDR"), "{err}");
+    }
+}
