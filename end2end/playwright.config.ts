@@ -28,7 +28,7 @@ export default defineConfig({
     },
   },
   webServer: {
-    command: '../target/debug/baton',
+    command: './target/debug/baton',
     cwd: '..',
     url: `http://127.0.0.1:${port}/healthz`,
     reuseExistingServer: false,

@@ -54,7 +54,9 @@ impl Locale {
         let from_cookie = cookie_header.and_then(|cookies| {
             cookies.split(';').find_map(|c| {
                 let (name, value) = c.trim().split_once('=')?;
-                (name == LOCALE_COOKIE).then(|| Locale::from_code(value)).flatten()
+                (name == LOCALE_COOKIE)
+                    .then(|| Locale::from_code(value))
+                    .flatten()
             })
         });
         from_cookie
@@ -146,10 +148,7 @@ impl Locale {
             ),
             Key::ComingSoon => ("Coming soon", "即将推出"),
             Key::NotFoundTitle => ("Page not found", "页面不存在"),
-            Key::NotFoundBlurb => (
-                "There is nothing at this address.",
-                "这个地址没有内容。",
-            ),
+            Key::NotFoundBlurb => ("There is nothing at this address.", "这个地址没有内容。"),
             Key::BackToOverview => ("Back to the overview", "返回概览"),
         };
         match self {
@@ -191,8 +190,14 @@ mod tests {
 
     #[test]
     fn accept_language_honours_weights_and_order() {
-        assert_eq!(Locale::from_accept_language("zh-CN,zh;q=0.9,en;q=0.8"), Some(Locale::Zh));
-        assert_eq!(Locale::from_accept_language("fr-FR,en;q=0.5,zh;q=0.7"), Some(Locale::Zh));
+        assert_eq!(
+            Locale::from_accept_language("zh-CN,zh;q=0.9,en;q=0.8"),
+            Some(Locale::Zh)
+        );
+        assert_eq!(
+            Locale::from_accept_language("fr-FR,en;q=0.5,zh;q=0.7"),
+            Some(Locale::Zh)
+        );
         assert_eq!(Locale::from_accept_language("en-GB,zh"), Some(Locale::En));
         assert_eq!(Locale::from_accept_language("fr,de"), None);
     }
@@ -203,8 +208,10 @@ mod tests {
             Locale::negotiate(Some("a=1; baton_lang=zh"), Some("en-US")),
             Locale::Zh
         );
-        assert_eq!(Locale::negotiate(Some("baton_lang=xx"), Some("zh-TW")), Locale::Zh);
+        assert_eq!(
+            Locale::negotiate(Some("baton_lang=xx"), Some("zh-TW")),
+            Locale::Zh
+        );
         assert_eq!(Locale::negotiate(None, None), Locale::En);
     }
-
 }

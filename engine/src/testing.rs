@@ -34,7 +34,9 @@ impl TestDatabase {
                 std::env::var_os("BATON_REQUIRE_POSTGRES").is_none(),
                 "BATON_REQUIRE_POSTGRES is set but BATON_TEST_POSTGRES_URL is not"
             );
-            eprintln!("note: BATON_TEST_POSTGRES_URL unset; PostgreSQL part skipped (make test runs it)");
+            eprintln!(
+                "note: BATON_TEST_POSTGRES_URL unset; PostgreSQL part skipped (make test runs it)"
+            );
             return None;
         };
         let name = unique_name();

@@ -94,9 +94,11 @@ mod tests {
 
     #[test]
     fn bad_values_name_their_variable() {
-        let err = Config::from_args(&args("mysql://x/y", "127.0.0.1:3000")).unwrap_err();
+        let err =
+            Config::from_args(&args("mysql://x/y", "127.0.0.1:3000")).expect_err("mysql refused");
         assert!(err.to_string().starts_with("DATABASE_URL"), "{err}");
-        let err = Config::from_args(&args("sqlite://x.db", "localhost")).unwrap_err();
+        let err = Config::from_args(&args("sqlite://x.db", "localhost"))
+            .expect_err("bad address refused");
         assert!(err.to_string().starts_with("BATON_ADDR"), "{err}");
     }
 }

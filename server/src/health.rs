@@ -19,7 +19,10 @@ pub fn router() -> Router<AppState> {
 async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
     let backend = state.store.backend().as_str();
     match tokio::time::timeout(Duration::from_secs(1), state.store.ping()).await {
-        Ok(Ok(())) => (StatusCode::OK, Json(json!({"status": "ok", "database": backend}))),
+        Ok(Ok(())) => (
+            StatusCode::OK,
+            Json(json!({"status": "ok", "database": backend})),
+        ),
         Ok(Err(err)) => {
             tracing::warn!(error = %err, source = ?std::error::Error::source(&err), "health check: database error");
             unavailable(backend)

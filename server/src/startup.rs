@@ -67,12 +67,13 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: Config) -> Result<Self, StartError> {
-        let store = store::connect(&config.database)
-            .await
-            .map_err(|source| StartError::Database {
-                url: store::redact(&config.database_url),
-                source,
-            })?;
+        let store =
+            store::connect(&config.database)
+                .await
+                .map_err(|source| StartError::Database {
+                    url: store::redact(&config.database_url),
+                    source,
+                })?;
         let listener = TcpListener::bind(config.addr)
             .await
             .map_err(|source| StartError::Bind {
@@ -112,7 +113,10 @@ impl Application {
     }
 
     /// Serves until `shutdown` completes, then finishes in-flight requests and closes the pool.
-    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
         let result = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)
             .await;

@@ -101,7 +101,13 @@ mod tests {
 
     #[test]
     fn times_read_as_utc() {
-        assert_eq!(readable_time("2026-11-21T19:40:12.345Z"), "2026-11-21 19:40:12.345 UTC");
-        assert_eq!(readable_time("2026-11-21T19:40:12+01:00"), "2026-11-21T19:40:12+01:00");
+        assert_eq!(
+            readable_time("2026-11-21T19:40:12.345Z"),
+            "2026-11-21 19:40:12.345 UTC"
+        );
+        assert_eq!(
+            readable_time("2026-11-21T19:40:12+01:00"),
+            "2026-11-21T19:40:12+01:00"
+        );
     }
 }

@@ -17,7 +17,9 @@ impl StatusRow {
         SystemStatus {
             backend,
             schema_version: self.schema_version,
-            installed_at: self.installed_at.to_rfc3339_opts(SecondsFormat::Millis, true),
+            installed_at: self
+                .installed_at
+                .to_rfc3339_opts(SecondsFormat::Millis, true),
             checked_at: self.checked_at.to_rfc3339_opts(SecondsFormat::Millis, true),
         }
     }

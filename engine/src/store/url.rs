@@ -82,7 +82,9 @@ mod tests {
             .parse()
             .expect("postgres url");
         assert_eq!(pg.backend(), crate::status::Backend::Postgres);
-        let pg2: DatabaseUrl = "postgresql://localhost/baton".parse().expect("postgresql url");
+        let pg2: DatabaseUrl = "postgresql://localhost/baton"
+            .parse()
+            .expect("postgresql url");
         assert_eq!(pg2.backend(), crate::status::Backend::Postgres);
     }
 
@@ -105,6 +107,9 @@ mod tests {
             "postgres://baton:***@db:5432/baton"
         );
         assert_eq!(redact("sqlite://data/baton.db"), "sqlite://data/baton.db");
-        assert_eq!(redact("postgres://baton@db/baton"), "postgres://baton@db/baton");
+        assert_eq!(
+            redact("postgres://baton@db/baton"),
+            "postgres://baton@db/baton"
+        );
     }
 }

@@ -14,18 +14,18 @@ async fn open(db: &TestDatabase) -> Arc<dyn Store> {
 
 /// Runs `check` on a fresh SQLite database and, when configured, a fresh PostgreSQL database.
 macro_rules! conformance {
-    ($name:ident, $check:path) => {
+    ($name:ident, $check:ident) => {
         mod $name {
             #[tokio::test]
             async fn sqlite() {
                 let db = engine::testing::TestDatabase::sqlite();
-                $check(&db, engine::status::Backend::Sqlite).await;
+                super::$check(&db, engine::status::Backend::Sqlite).await;
             }
 
             #[tokio::test]
             async fn postgres() {
                 if let Some(db) = engine::testing::TestDatabase::postgres().await {
-                    $check(&db, engine::status::Backend::Postgres).await;
+                    super::$check(&db, engine::status::Backend::Postgres).await;
                 }
             }
         }
@@ -45,7 +45,10 @@ async fn status_reads_back(db: &TestDatabase, backend: Backend) {
     store.close().await;
 }
 
-conformance!(reopening_keeps_the_installation, reopening_keeps_installation);
+conformance!(
+    reopening_keeps_the_installation,
+    reopening_keeps_installation
+);
 async fn reopening_keeps_installation(db: &TestDatabase, _backend: Backend) {
     let first = open(db).await;
     let installed = first.system_status().await.expect("status").installed_at;
@@ -57,7 +60,10 @@ async fn reopening_keeps_installation(db: &TestDatabase, _backend: Backend) {
     second.close().await;
 }
 
-conformance!(a_closed_store_reports_unavailable, closed_store_is_unavailable);
+conformance!(
+    a_closed_store_reports_unavailable,
+    closed_store_is_unavailable
+);
 async fn closed_store_is_unavailable(db: &TestDatabase, _backend: Backend) {
     let store = open(db).await;
     store.close().await;
@@ -79,6 +85,9 @@ async fn sqlite_creates_its_folder_and_file() {
 async fn an_unreachable_postgres_is_reported_as_unavailable() {
     // Port 1 on loopback: nothing listens there, the connection is refused at once.
     let url: DatabaseUrl = "postgres://baton:x@127.0.0.1:1/baton".parse().expect("url");
-    let err = store::connect(&url).await.err().expect("no server on port 1");
+    let err = store::connect(&url)
+        .await
+        .err()
+        .expect("no server on port 1");
     assert!(matches!(err, store::StoreError::Unavailable(_)), "{err:?}");
 }

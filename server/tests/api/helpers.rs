@@ -16,7 +16,10 @@ impl TestApp {
 }
 
 async fn spawn_on(db: TestDatabase) -> TestApp {
-    server::telemetry::init("text");
+    // Server logs in test output only when asked for: TEST_LOG=1 cargo test.
+    if std::env::var_os("TEST_LOG").is_some() {
+        server::telemetry::init("text");
+    }
     let config = Config::for_tests(&db.url).expect("test configuration");
     let app = Application::build(config).await.expect("server starts");
     let address = format!("http://{}", app.local_addr());

@@ -8,11 +8,20 @@ async fn the_overview_is_rendered_on_the_server_with_live_status() {
     let response = app.client.get(app.url("/")).send().await.expect("request");
     assert_eq!(response.status(), 200);
     let html = response.text().await.expect("body");
-    for expected in ["Workflows", "Instances", "Inbox", "/pkg/baton.js", "/pkg/baton.css"] {
+    for expected in [
+        "Workflows",
+        "Instances",
+        "Inbox",
+        "/pkg/baton.js",
+        "/pkg/baton.css",
+    ] {
         assert!(html.contains(expected), "{expected} missing from {html}");
     }
     // The status was read from the database during server rendering.
-    assert!(html.contains(r#"data-testid="status-backend">sqlite<"#), "{html}");
+    assert!(
+        html.contains(r#"data-testid="status-backend">sqlite<"#),
+        "{html}"
+    );
 }
 
 #[tokio::test]
@@ -41,7 +50,10 @@ async fn the_page_language_follows_the_browser_and_the_cookie() {
         .text()
         .await
         .expect("body");
-    assert!(en.contains(r#"lang="en""#) && !en.contains("工作流"), "{en}");
+    assert!(
+        en.contains(r#"lang="en""#) && !en.contains("工作流"),
+        "{en}"
+    );
 }
 
 #[tokio::test]
@@ -76,6 +88,11 @@ async fn server_functions_are_not_under_the_rest_prefix() {
 #[tokio::test]
 async fn unknown_pages_are_404() {
     let app = spawn_app().await;
-    let response = app.client.get(app.url("/nowhere")).send().await.expect("request");
+    let response = app
+        .client
+        .get(app.url("/nowhere"))
+        .send()
+        .await
+        .expect("request");
     assert_eq!(response.status(), 404);
 }

@@ -5,11 +5,19 @@ use std::process::Command;
 use crate::helpers::{spawn_app, spawn_app_on_postgres, TestApp};
 
 async fn assert_healthy(app: &TestApp, backend: &str) {
-    let response = app.client.get(app.url("/healthz")).send().await.expect("request");
+    let response = app
+        .client
+        .get(app.url("/healthz"))
+        .send()
+        .await
+        .expect("request");
     assert_eq!(response.status(), 200);
     assert!(response.headers().contains_key("x-request-id"));
     let body: serde_json::Value = response.json().await.expect("json");
-    assert_eq!(body, serde_json::json!({"status": "ok", "database": backend}));
+    assert_eq!(
+        body,
+        serde_json::json!({"status": "ok", "database": backend})
+    );
 }
 
 #[tokio::test]
@@ -34,7 +42,9 @@ async fn healthz_answers_503_when_the_database_is_gone() {
     tokio::spawn(app.run_until(std::future::pending()));
     store.close().await;
 
-    let response = reqwest::get(format!("{address}/healthz")).await.expect("request");
+    let response = reqwest::get(format!("{address}/healthz"))
+        .await
+        .expect("request");
     assert_eq!(response.status(), 503);
     let body: serde_json::Value = response.json().await.expect("json");
     assert_eq!(body["status"], "unavailable");
@@ -48,7 +58,10 @@ fn run_binary_with_database(url: &str) -> (Option<i32>, String) {
         .env("RUST_LOG", "off")
         .output()
         .expect("run baton");
-    (output.status.code(), String::from_utf8_lossy(&output.stderr).into_owned())
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -64,7 +77,10 @@ fn a_bad_database_url_stops_the_server_with_one_line_naming_the_variable() {
         let lines: Vec<&str> = stderr.lines().collect();
         assert_eq!(lines.len(), 1, "{url}: expected one line, got {stderr:?}");
         assert!(lines[0].contains("DATABASE_URL"), "{url}: {stderr}");
-        assert!(!lines[0].contains("secret"), "the password leaked: {stderr}");
+        assert!(
+            !lines[0].contains("secret"),
+            "the password leaked: {stderr}"
+        );
     }
 }
 
@@ -88,7 +104,10 @@ fn sigterm_shuts_down_gracefully() {
 
     let dir = tempfile::tempdir().expect("temporary folder");
     let mut child = Command::new(env!("CARGO_BIN_EXE_baton"))
-        .env("DATABASE_URL", format!("sqlite://{}/baton.db", dir.path().display()))
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}/baton.db", dir.path().display()),
+        )
         .env("BATON_ADDR", "127.0.0.1:0")
         .env("RUST_LOG", "off")
         .stdout(Stdio::piped())
@@ -96,8 +115,13 @@ fn sigterm_shuts_down_gracefully() {
         .expect("start baton");
     let stdout = child.stdout.take().expect("stdout");
     let mut first = String::new();
-    BufReader::new(stdout).read_line(&mut first).expect("the start line");
-    assert!(first.starts_with("Baton is running at http://127.0.0.1:"), "{first}");
+    BufReader::new(stdout)
+        .read_line(&mut first)
+        .expect("the start line");
+    assert!(
+        first.starts_with("Baton is running at http://127.0.0.1:"),
+        "{first}"
+    );
 
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
