@@ -27,29 +27,26 @@ async fn the_overview_is_rendered_on_the_server_with_live_status() {
 #[tokio::test]
 async fn the_page_language_follows_the_browser_and_the_cookie() {
     let app = spawn_app().await;
-    let zh = app
-        .client
-        .get(app.url("/workflows"))
-        .header("accept-language", "zh-CN,zh;q=0.9,en;q=0.8")
-        .send()
-        .await
-        .expect("request")
-        .text()
-        .await
-        .expect("body");
+    let page = |headers: &'static [(&'static str, &'static str)]| {
+        let mut request = app.client.get(app.url("/workflows"));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        async move {
+            request
+                .send()
+                .await
+                .expect("request")
+                .text()
+                .await
+                .expect("body")
+        }
+    };
+
+    let zh = page(&[("accept-language", "zh-CN,zh;q=0.9,en;q=0.8")]).await;
     assert!(zh.contains(r#"lang="zh""#) && zh.contains("工作流"), "{zh}");
 
-    let en = app
-        .client
-        .get(app.url("/workflows"))
-        .header("accept-language", "zh-CN")
-        .header("cookie", "baton_lang=en")
-        .send()
-        .await
-        .expect("request")
-        .text()
-        .await
-        .expect("body");
+    let en = page(&[("accept-language", "zh-CN"), ("cookie", "baton_lang=en")]).await;
     assert!(
         en.contains(r#"lang="en""#) && !en.contains("工作流"),
         "{en}"
