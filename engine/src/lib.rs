@@ -5,6 +5,7 @@
 //! HTTP or HTML: the server and the UI call into it, never the other way round. Without the `store`
 //! feature it compiles to wasm, so the browser can run the same model code as the server.
 
+pub mod definition;
 pub mod status;
 
 #[cfg(feature = "store")]
