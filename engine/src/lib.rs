@@ -6,8 +6,11 @@
 //! feature it compiles to wasm, so the browser can run the same model code as the server.
 
 pub mod definition;
+pub mod id;
 pub mod status;
 
+#[cfg(feature = "store")]
+pub mod service;
 #[cfg(feature = "store")]
 pub mod store;
 

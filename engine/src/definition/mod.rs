@@ -11,6 +11,7 @@ mod graph;
 mod issue;
 mod node;
 pub mod path;
+mod record;
 mod validate;
 
 use serde::{Deserialize, Serialize};
@@ -22,6 +23,7 @@ pub use node::{
     AcceptedStatus, Approval, Body, Callback, Edge, Foreach, FormField, FormFieldKind, Http, Job,
     JoinMode, Mapping, Node, NodeKind, OnError, Position, Retry, Subprocess, Timer,
 };
+pub use record::{DefinitionRecord, DefinitionStatus, VersionRecord};
 
 /// Most nodes a definition may have (the designer is measured with 200); larger documents are
 /// refused with `too_many_nodes` before any graph work.

@@ -2,6 +2,8 @@
 //! conformance suite (`engine/tests/store`) run against both. Row types stay inside the adapters;
 //! the trait speaks the engine's domain types only.
 
+#[macro_use]
+mod sql;
 mod postgres;
 mod rows;
 mod sqlite;
@@ -15,6 +17,8 @@ pub use self::url::{redact, DatabaseUrl, DatabaseUrlError};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
+use crate::definition::{DefinitionRecord, DefinitionStatus, VersionRecord};
+use crate::id::Id;
 use crate::status::{Backend, SystemStatus};
 
 /// Errors from the store. Their `Display` never carries SQL text or connection secrets, so a
@@ -27,6 +31,15 @@ pub enum StoreError {
     Migration(#[source] sqlx::migrate::MigrateError),
     #[error("the database returned an unexpected answer")]
     Query(#[source] sqlx::Error),
+    /// The thing asked for does not exist.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// The change contradicts the current state (archived, changed meanwhile, already exists).
+    #[error("{0}")]
+    Conflict(String),
+    /// Stored data the engine cannot read back (written by a newer version, or edited by hand).
+    #[error("stored data is not readable: {0}")]
+    Corrupt(String),
 }
 
 impl StoreError {
@@ -39,6 +52,13 @@ impl StoreError {
             | sqlx::Error::PoolTimedOut
             | sqlx::Error::PoolClosed
             | sqlx::Error::WorkerCrashed => StoreError::Unavailable(err),
+            other
+                if other
+                    .as_database_error()
+                    .is_some_and(|e| e.is_unique_violation()) =>
+            {
+                StoreError::Conflict("it already exists".into())
+            }
             other => StoreError::Query(other),
         }
     }
@@ -57,6 +77,84 @@ pub trait Store: Send + Sync + 'static {
 
     /// Closes every pooled connection; waits for those in use to be returned.
     async fn close(&self);
+
+    // Definitions ------------------------------------------------------------------------------
+
+    /// Creates the key or replaces its draft. `Conflict` when the key is archived.
+    async fn save_draft(&self, draft: NewDraft<'_>) -> Result<DefinitionRecord, StoreError>;
+
+    async fn definition(&self, key: &str) -> Result<Option<DefinitionRecord>, StoreError>;
+
+    async fn list_definitions(
+        &self,
+        query: &DefinitionQuery,
+    ) -> Result<Page<DefinitionSummary>, StoreError>;
+
+    /// Freezes the draft as the next version, if the draft is still the one saved at
+    /// `draft_updated_at` (else `Conflict`: it changed since it was checked).
+    async fn publish(&self, publish: NewVersion<'_>) -> Result<VersionRecord, StoreError>;
+
+    /// One version, or the latest when `version` is `None`.
+    async fn version(
+        &self,
+        key: &str,
+        version: Option<i32>,
+    ) -> Result<Option<VersionRecord>, StoreError>;
+
+    /// Every published version of a key, newest first.
+    async fn versions(&self, key: &str) -> Result<Vec<VersionRecord>, StoreError>;
+
+    /// Archives or restores a key. `NotFound` when there is no such key.
+    async fn set_archived(&self, key: &str, archived: bool) -> Result<(), StoreError>;
+}
+
+/// A draft to save.
+#[derive(Debug, Clone, Copy)]
+pub struct NewDraft<'a> {
+    pub key: &'a str,
+    pub name: &'a str,
+    pub document: &'a serde_json::Value,
+    pub actor: &'a str,
+}
+
+/// A draft to freeze as the next version.
+#[derive(Debug, Clone, Copy)]
+pub struct NewVersion<'a> {
+    pub id: Id,
+    pub key: &'a str,
+    /// The draft's `draft_updated_at` when it was checked.
+    pub draft_updated_at: &'a str,
+    /// The checked document; becomes the version's document.
+    pub document: &'a serde_json::Value,
+    pub actor: &'a str,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct DefinitionQuery {
+    /// Case-insensitive part of the key or name.
+    pub q: Option<String>,
+    pub status: Option<DefinitionStatus>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// A row of the definitions list.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct DefinitionSummary {
+    pub key: String,
+    pub name: String,
+    pub status: DefinitionStatus,
+    pub latest_version: Option<i32>,
+    /// There are changes not yet published.
+    pub has_draft: bool,
+    pub updated_at: String,
+}
+
+/// One page of a list, with the total across all pages.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub total: i64,
 }
 
 /// Connects to the database named by `url`, creating a SQLite file (and its folder) if missing,

@@ -2,13 +2,11 @@
 
 use std::time::Duration;
 
-use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
 
-use super::rows::StatusRow;
-use super::{Store, StoreError};
-use crate::status::{Backend, SystemStatus};
+use super::StoreError;
+use crate::status::Backend;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
 
@@ -35,35 +33,14 @@ impl PostgresStore {
     }
 }
 
-#[async_trait]
-impl Store for PostgresStore {
-    fn backend(&self) -> Backend {
-        Backend::Postgres
-    }
-
-    async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("select 1")
-            .execute(&self.pool)
-            .await
-            .map_err(StoreError::from_sqlx)?;
-        Ok(())
-    }
-
-    async fn system_status(&self) -> Result<SystemStatus, StoreError> {
-        let row: StatusRow = sqlx::query_as(
-            "select (select coalesce(max(version), 0) from _sqlx_migrations where success)
-                        as schema_version,
-                    installed_at,
-                    clock_timestamp() as checked_at
-               from installation",
-        )
-        .fetch_one(&self.pool)
-        .await
-        .map_err(StoreError::from_sqlx)?;
-        Ok(row.into_status(Backend::Postgres))
-    }
-
-    async fn close(&self) {
-        self.pool.close().await;
-    }
-}
+impl_store!(
+    PostgresStore,
+    backend: Backend::Postgres,
+    begin: "BEGIN",
+    for_update: "for update",
+    status_sql: "select (select coalesce(max(version), 0) from _sqlx_migrations where success)
+                    as schema_version,
+                installed_at,
+                clock_timestamp() as checked_at
+           from installation",
+);

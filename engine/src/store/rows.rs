@@ -1,9 +1,54 @@
 //! Row types shared by both adapters. They mirror the SQL result columns and are turned into
-//! domain types here, so the domain types never derive `FromRow`.
+//! domain types here, so the domain types never derive `FromRow`. Times are stored at
+//! millisecond precision, so what is read back compares equal to what was written.
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::Value;
+use sqlx::types::Json;
 
+use super::{DefinitionSummary, StoreError};
+use crate::definition::{DefinitionRecord, DefinitionStatus, VersionRecord};
+use crate::id::Id;
 use crate::status::{Backend, SystemStatus};
+
+/// The current time, truncated to milliseconds.
+pub(crate) fn now() -> DateTime<Utc> {
+    let now = Utc::now();
+    DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now)
+}
+
+pub(crate) fn format_time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+pub(crate) fn parse_time(text: &str) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| StoreError::Conflict(format!("`{text}` is not an RFC 3339 time")))
+}
+
+/// `%` and `_` match themselves in a search.
+pub(crate) fn escape_like(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+pub(crate) fn status_name(status: DefinitionStatus) -> &'static str {
+    match status {
+        DefinitionStatus::Draft => "draft",
+        DefinitionStatus::Published => "published",
+        DefinitionStatus::Archived => "archived",
+    }
+}
+
+fn derived_status(status: &str, latest_version: Option<i32>) -> DefinitionStatus {
+    match (status, latest_version) {
+        ("archived", _) => DefinitionStatus::Archived,
+        (_, None) => DefinitionStatus::Draft,
+        (_, Some(_)) => DefinitionStatus::Published,
+    }
+}
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct StatusRow {
@@ -17,10 +62,83 @@ impl StatusRow {
         SystemStatus {
             backend,
             schema_version: self.schema_version,
-            installed_at: self
-                .installed_at
-                .to_rfc3339_opts(SecondsFormat::Millis, true),
-            checked_at: self.checked_at.to_rfc3339_opts(SecondsFormat::Millis, true),
+            installed_at: format_time(self.installed_at),
+            checked_at: format_time(self.checked_at),
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct DefinitionRow {
+    pub key: String,
+    pub name: String,
+    pub status: String,
+    pub draft: Option<Json<Value>>,
+    pub draft_updated_at: Option<DateTime<Utc>>,
+    pub latest_version: Option<i32>,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl DefinitionRow {
+    pub fn into_record(self) -> DefinitionRecord {
+        DefinitionRecord {
+            status: derived_status(&self.status, self.latest_version),
+            key: self.key,
+            name: self.name,
+            draft: self.draft.map(|d| d.0),
+            draft_updated_at: self.draft_updated_at.map(format_time),
+            latest_version: self.latest_version,
+            created_by: self.created_by,
+            created_at: format_time(self.created_at),
+            updated_at: format_time(self.updated_at),
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct SummaryRow {
+    pub key: String,
+    pub name: String,
+    pub status: String,
+    pub latest_version: Option<i32>,
+    pub has_draft: bool,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl SummaryRow {
+    pub fn into_summary(self) -> DefinitionSummary {
+        DefinitionSummary {
+            status: derived_status(&self.status, self.latest_version),
+            key: self.key,
+            name: self.name,
+            latest_version: self.latest_version,
+            has_draft: self.has_draft,
+            updated_at: format_time(self.updated_at),
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct VersionRow {
+    pub id: i64,
+    pub key: String,
+    pub version: i32,
+    pub document: Json<Value>,
+    pub published_by: String,
+    pub published_at: DateTime<Utc>,
+}
+
+impl VersionRow {
+    pub fn into_record(self) -> VersionRecord {
+        VersionRecord {
+            id: Id(self.id),
+            key: self.key,
+            version: self.version,
+            document: self.document.0,
+            published_by: self.published_by,
+            published_at: format_time(self.published_at),
         }
     }
 }

@@ -2,13 +2,11 @@
 
 use std::time::Duration;
 
-use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
 
-use super::rows::StatusRow;
-use super::{Store, StoreError};
-use crate::status::{Backend, SystemStatus};
+use super::StoreError;
+use crate::status::Backend;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
 
@@ -45,35 +43,14 @@ impl SqliteStore {
     }
 }
 
-#[async_trait]
-impl Store for SqliteStore {
-    fn backend(&self) -> Backend {
-        Backend::Sqlite
-    }
-
-    async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("select 1")
-            .execute(&self.pool)
-            .await
-            .map_err(StoreError::from_sqlx)?;
-        Ok(())
-    }
-
-    async fn system_status(&self) -> Result<SystemStatus, StoreError> {
-        let row: StatusRow = sqlx::query_as(
-            "select (select coalesce(max(version), 0) from _sqlx_migrations where success)
-                        as schema_version,
-                    installed_at,
-                    strftime('%Y-%m-%dT%H:%M:%fZ', 'now') as checked_at
-               from installation",
-        )
-        .fetch_one(&self.pool)
-        .await
-        .map_err(StoreError::from_sqlx)?;
-        Ok(row.into_status(Backend::Sqlite))
-    }
-
-    async fn close(&self) {
-        self.pool.close().await;
-    }
-}
+impl_store!(
+    SqliteStore,
+    backend: Backend::Sqlite,
+    begin: "BEGIN IMMEDIATE",
+    for_update: "",
+    status_sql: "select (select coalesce(max(version), 0) from _sqlx_migrations where success)
+                    as schema_version,
+                installed_at,
+                strftime('%Y-%m-%dT%H:%M:%fZ', 'now') as checked_at
+           from installation",
+);

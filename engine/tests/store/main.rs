@@ -7,12 +7,16 @@ use engine::status::Backend;
 use engine::store::{self, DatabaseUrl, Store};
 use engine::testing::TestDatabase;
 
-async fn open(db: &TestDatabase) -> Arc<dyn Store> {
+mod definitions;
+mod service;
+
+pub async fn open(db: &TestDatabase) -> Arc<dyn Store> {
     let url: DatabaseUrl = db.url.parse().expect("test database url");
     store::connect(&url).await.expect("connect and migrate")
 }
 
 /// Runs `check` on a fresh SQLite database and, when configured, a fresh PostgreSQL database.
+#[macro_export]
 macro_rules! conformance {
     ($name:ident, $check:ident) => {
         mod $name {

@@ -1,0 +1,6 @@
+//! The engine's service layer: the one place REST handlers, server functions and compatibility
+//! surfaces call. It applies the rules (validation, lifecycle) and leaves durability to the store.
+
+mod definitions;
+
+pub use definitions::{DefinitionService, ServiceError};
