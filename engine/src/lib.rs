@@ -7,6 +7,9 @@
 
 pub mod definition;
 pub mod id;
+pub mod instance;
+#[cfg(feature = "store")]
+pub mod runtime;
 pub mod status;
 
 #[cfg(feature = "store")]

@@ -37,10 +37,16 @@ pub(super) fn check(node: &Node, issues: &mut Vec<Issue>) {
         ("context", "input"),
         &mut report,
     );
+    // An end node's output mappings write the workflow's output from the context.
+    let output_roots = if matches!(node.kind, NodeKind::End) {
+        ("context", "output")
+    } else {
+        ("output", "context")
+    };
     check_mappings(
         &node.output_mappings,
         "output_mappings",
-        ("output", "context"),
+        output_roots,
         &mut report,
     );
     if let Some(retry) = &node.retry {

@@ -4,8 +4,12 @@
 
 #[macro_use]
 mod sql;
+#[macro_use]
+mod sql_instances;
+mod instances;
 mod postgres;
 mod rows;
+mod sql_backend;
 mod sqlite;
 mod url;
 
@@ -14,6 +18,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 pub use self::url::{redact, DatabaseUrl, DatabaseUrlError};
+pub use instances::{
+    Arrival, Completion, FinishedRun, InstanceStore, NewEvent, NewInstance, NewNodeRun, NextItem,
+    StepState, WorkItem,
+};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
@@ -40,6 +48,12 @@ pub enum StoreError {
     /// Stored data the engine cannot read back (written by a newer version, or edited by hand).
     #[error("stored data is not readable: {0}")]
     Corrupt(String),
+    /// The instance moved on since the state a step was computed from.
+    #[error("the instance changed meanwhile")]
+    Stale,
+    /// The work item's lease passed to another worker.
+    #[error("the work item is no longer leased to this worker")]
+    LeaseLost,
 }
 
 impl StoreError {
@@ -66,7 +80,7 @@ impl StoreError {
 
 /// Everything the engine keeps durably goes through this trait.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: InstanceStore + Send + Sync + 'static {
     fn backend(&self) -> Backend;
 
     /// Answers when the database does: the health check.

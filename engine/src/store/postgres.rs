@@ -44,3 +44,9 @@ impl_store!(
                 clock_timestamp() as checked_at
            from installation",
 );
+
+impl_instance_store!(
+    PostgresStore,
+    begin: "BEGIN",
+    skip_locked: "for update skip locked",
+);

@@ -142,3 +142,123 @@ impl VersionRow {
         }
     }
 }
+
+fn json_or_corrupt(value: Option<Json<Value>>) -> Option<Value> {
+    value.map(|v| v.0)
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct InstanceRow {
+    pub id: i64,
+    pub version_id: i64,
+    pub definition_key: String,
+    pub version: i32,
+    pub status: String,
+    pub input: Json<Value>,
+    pub context: Json<Value>,
+    pub output: Option<Json<Value>>,
+    pub error: Option<Json<Value>>,
+    pub trigger: String,
+    pub operator: String,
+    pub created_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub cost_ms: Option<i64>,
+}
+
+impl InstanceRow {
+    pub fn into_record(self) -> Result<crate::instance::InstanceRecord, StoreError> {
+        use crate::instance::{InstanceStatus, Trigger};
+        Ok(crate::instance::InstanceRecord {
+            id: Id(self.id),
+            version_id: Id(self.version_id),
+            definition_key: self.definition_key,
+            version: self.version,
+            status: InstanceStatus::parse(&self.status)
+                .ok_or_else(|| StoreError::Corrupt(format!("instance status `{}`", self.status)))?,
+            input: self.input.0,
+            context: self.context.0,
+            output: json_or_corrupt(self.output),
+            error: json_or_corrupt(self.error),
+            trigger: Trigger::parse(&self.trigger)
+                .ok_or_else(|| StoreError::Corrupt(format!("trigger `{}`", self.trigger)))?,
+            operator: self.operator,
+            created_at: format_time(self.created_at),
+            ended_at: self.ended_at.map(format_time),
+            cost_ms: self.cost_ms,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct NodeRunRow {
+    pub id: i64,
+    pub node_id: String,
+    pub attempt: i32,
+    pub status: String,
+    pub input: Option<Json<Value>>,
+    pub output: Option<Json<Value>>,
+    pub error: Option<Json<Value>>,
+    pub started_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub cost_ms: Option<i64>,
+}
+
+impl NodeRunRow {
+    pub fn into_run(self) -> Result<crate::instance::NodeRun, StoreError> {
+        Ok(crate::instance::NodeRun {
+            id: Id(self.id),
+            node_id: self.node_id,
+            attempt: self.attempt,
+            status: crate::instance::NodeRunStatus::parse(&self.status)
+                .ok_or_else(|| StoreError::Corrupt(format!("node run status `{}`", self.status)))?,
+            input: json_or_corrupt(self.input),
+            output: json_or_corrupt(self.output),
+            error: json_or_corrupt(self.error),
+            started_at: format_time(self.started_at),
+            ended_at: self.ended_at.map(format_time),
+            cost_ms: self.cost_ms,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct EventRow {
+    pub seq: i32,
+    pub node_id: Option<String>,
+    pub kind: String,
+    pub data: Json<Value>,
+    pub at: DateTime<Utc>,
+}
+
+impl EventRow {
+    pub fn into_event(self) -> crate::instance::Event {
+        crate::instance::Event {
+            seq: self.seq,
+            node_id: self.node_id,
+            kind: self.kind,
+            data: self.data.0,
+            at: format_time(self.at),
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct WorkItemRow {
+    pub id: i64,
+    pub instance_id: i64,
+    pub node_id: String,
+    pub from_node: Option<String>,
+    pub live: bool,
+}
+
+impl WorkItemRow {
+    pub fn into_item(self) -> super::WorkItem {
+        super::WorkItem {
+            id: Id(self.id),
+            instance_id: Id(self.instance_id),
+            node_id: self.node_id,
+            from_node: self.from_node,
+            live: self.live,
+        }
+    }
+}

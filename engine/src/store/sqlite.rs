@@ -54,3 +54,9 @@ impl_store!(
                 strftime('%Y-%m-%dT%H:%M:%fZ', 'now') as checked_at
            from installation",
 );
+
+impl_instance_store!(
+    SqliteStore,
+    begin: "BEGIN IMMEDIATE",
+    skip_locked: "",
+);

@@ -8,6 +8,7 @@ use engine::store::{self, DatabaseUrl, Store};
 use engine::testing::TestDatabase;
 
 mod definitions;
+mod runtime;
 mod service;
 
 pub async fn open(db: &TestDatabase) -> Arc<dyn Store> {

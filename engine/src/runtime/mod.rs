@@ -1,0 +1,241 @@
+//! The scheduler: starts instances and runs their nodes from the durable ready queue.
+//!
+//! Every activation of a node is a work item in the store. A worker leases due items, runs each
+//! node, and records the result in one transaction that also deletes the item and queues what
+//! comes next — so a completed node never runs again, and an item whose worker died is taken over
+//! when its lease expires. Several processes on one PostgreSQL share the queue.
+
+pub mod executors;
+pub mod expr;
+pub mod mapping;
+pub mod route;
+mod step;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+
+use crate::definition::{Definition, DefinitionStatus, NodeKind};
+use crate::id::{Id, IdGenerator};
+use crate::instance::{InstanceRecord, Trigger};
+use crate::store::{NewInstance, Store, StoreError};
+use executors::Executors;
+
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    /// How long a worker owns a leased item; past it, another may take the item over.
+    pub lease: Duration,
+    /// Items leased at once.
+    pub batch: i64,
+    /// How often an idle worker looks for work that another process queued.
+    pub idle_poll: Duration,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        Self {
+            lease: Duration::from_secs(30),
+            batch: 32,
+            idle_poll: Duration::from_millis(200),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error("definition `{key}` has no published version{}", version.map(|v| format!(" {v}")).unwrap_or_default())]
+    NoSuchVersion { key: String, version: Option<i32> },
+    #[error("definition `{0}` is archived and cannot start instances")]
+    Archived(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What to start.
+#[derive(Debug, Clone)]
+pub struct StartRequest {
+    pub definition_key: String,
+    /// The latest published version when `None`.
+    pub version: Option<i32>,
+    pub input: Value,
+    pub trigger: Trigger,
+    pub operator: String,
+}
+
+#[derive(Clone)]
+pub struct Runtime {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<dyn Store>,
+    ids: IdGenerator,
+    /// Names this worker in leases.
+    owner: String,
+    config: RuntimeConfig,
+    executors: Executors,
+    /// Published versions never change, so they are kept once read.
+    definitions: Mutex<HashMap<(String, i32), Arc<Definition>>>,
+    /// Woken when this process queues work, so it need not wait for the next poll.
+    wake: Notify,
+}
+
+impl Runtime {
+    pub fn new(
+        store: Arc<dyn Store>,
+        ids: IdGenerator,
+        owner: impl Into<String>,
+        config: RuntimeConfig,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                ids,
+                owner: owner.into(),
+                config,
+                executors: Executors::new(),
+                definitions: Mutex::new(HashMap::new()),
+                wake: Notify::new(),
+            }),
+        }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+
+    /// Starts an instance of a published version: recorded, queued, then acknowledged.
+    pub async fn start(&self, request: StartRequest) -> Result<InstanceRecord, RuntimeError> {
+        let inner = &self.inner;
+        let key = request.definition_key.as_str();
+        let record = inner.store.definition(key).await?;
+        if record.as_ref().map(|r| r.status) == Some(DefinitionStatus::Archived) {
+            return Err(RuntimeError::Archived(key.to_string()));
+        }
+        let version = inner
+            .store
+            .version(key, request.version)
+            .await?
+            .ok_or_else(|| RuntimeError::NoSuchVersion {
+                key: key.to_string(),
+                version: request.version,
+            })?;
+        let definition = inner.definition(key, version.version).await?;
+        let start = definition
+            .nodes
+            .iter()
+            .find(|n| matches!(n.kind, NodeKind::Start))
+            .ok_or_else(|| {
+                StoreError::Corrupt(format!(
+                    "version {} of `{key}` has no start",
+                    version.version
+                ))
+            })?;
+        let instance = inner
+            .store
+            .create_instance(NewInstance {
+                id: inner.ids.next_id(),
+                version_id: version.id,
+                definition_key: key,
+                version: version.version,
+                input: &request.input,
+                trigger: request.trigger,
+                operator: &request.operator,
+                start_item: inner.ids.next_id(),
+                start_node: &start.id,
+            })
+            .await?;
+        inner.wake.notify_one();
+        Ok(instance)
+    }
+
+    /// Leases one batch of due work and runs it; returns how many items it ran.
+    pub async fn run_once(&self) -> Result<usize, StoreError> {
+        let inner = &self.inner;
+        let items = inner
+            .store
+            .claim_work(
+                &inner.owner,
+                inner.config.batch,
+                inner.config.lease.as_millis() as i64,
+            )
+            .await?;
+        let count = items.len();
+        let mut running = JoinSet::new();
+        for item in items {
+            let inner = self.inner.clone();
+            running.spawn(async move {
+                let instance = item.instance_id;
+                if let Err(err) = step::process(&inner, item).await {
+                    // The item stays queued; its lease expires and it is tried again.
+                    tracing::warn!(%instance, error = %err, "step failed; it will be retried");
+                }
+            });
+        }
+        while running.join_next().await.is_some() {}
+        Ok(count)
+    }
+
+    /// Runs work until `shutdown` completes. Work in hand is finished first.
+    pub async fn run_until(&self, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            let ran = match self.run_once().await {
+                Ok(n) => n,
+                Err(err) => {
+                    tracing::warn!(error = %err, "cannot lease work");
+                    0
+                }
+            };
+            if ran > 0 {
+                continue;
+            }
+            tokio::select! {
+                () = &mut shutdown => break,
+                () = self.inner.wake.notified() => {}
+                () = tokio::time::sleep(self.inner.config.idle_poll) => {}
+            }
+        }
+    }
+
+    /// Runs until no work is due (tests and benchmarks).
+    pub async fn drain(&self) -> Result<(), StoreError> {
+        while self.run_once().await? > 0 {}
+        Ok(())
+    }
+}
+
+impl Inner {
+    async fn definition(&self, key: &str, version: i32) -> Result<Arc<Definition>, StoreError> {
+        let cache_key = (key.to_string(), version);
+        if let Some(found) = self.cached(&cache_key) {
+            return Ok(found);
+        }
+        let record = self
+            .store
+            .version(key, Some(version))
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("version {version} of `{key}`")))?;
+        let definition = Definition::from_value(record.document).map_err(|issues| {
+            StoreError::Corrupt(format!("version {version} of `{key}`: {issues:?}"))
+        })?;
+        let definition = Arc::new(definition);
+        if let Ok(mut cache) = self.definitions.lock() {
+            cache.insert(cache_key, definition.clone());
+        }
+        Ok(definition)
+    }
+
+    fn cached(&self, key: &(String, i32)) -> Option<Arc<Definition>> {
+        self.definitions.lock().ok()?.get(key).cloned()
+    }
+
+    fn next_id(&self) -> Id {
+        self.ids.next_id()
+    }
+}

@@ -1,0 +1,353 @@
+//! One work item: arrive at a join, pass a skip on, or run the node; then record the result.
+//! Recording is optimistic: a result computed from a state that has moved on is recomputed
+//! (never re-run), so parallel branches neither lose updates nor fire a join twice.
+
+use std::time::Instant;
+
+use serde_json::{json, Value};
+
+use super::executors::NodeError;
+use super::route::{route, Outcome};
+use super::{mapping, Inner};
+use crate::definition::{Definition, Edge, JoinMode, Node, NodeKind, OnError};
+use crate::instance::{InstanceStatus, NodeRunStatus};
+use crate::store::{
+    Arrival, Completion, FinishedRun, NewEvent, NewNodeRun, NextItem, StepState, StoreError,
+    WorkItem,
+};
+
+pub(super) async fn process(inner: &Inner, item: WorkItem) -> Result<(), StoreError> {
+    let Some(instance) = inner.store.instance(item.instance_id).await? else {
+        return Ok(());
+    };
+    let definition = inner
+        .definition(&instance.definition_key, instance.version)
+        .await?;
+    let Some(node) = definition.node(&item.node_id) else {
+        return Err(StoreError::Corrupt(format!(
+            "instance {} has work for unknown node `{}`",
+            item.instance_id, item.node_id
+        )));
+    };
+    let incoming = definition.edges.iter().filter(|e| e.to == node.id).count();
+    match (&item.from_node, item.live) {
+        (Some(from), _) if incoming > 1 => arrive(inner, &item, node, from, incoming).await,
+        (_, false) => skip(inner, &item, &definition, node).await,
+        (_, true) => run(inner, &item, &definition, node).await,
+    }
+}
+
+/// Commits `build(state)`; on `Stale` reads the state again and rebuilds.
+async fn commit<'a, F>(inner: &Inner, item: &WorkItem, mut build: F) -> Result<(), StoreError>
+where
+    F: FnMut(&StepState) -> Option<Completion<'a>>,
+{
+    loop {
+        let state = inner
+            .store
+            .step_state(item.instance_id, &item.node_id)
+            .await?;
+        if state.status != InstanceStatus::Running {
+            // Cancelled, paused or finished meanwhile: nothing to record.
+            return Ok(());
+        }
+        let Some(completion) = build(&state) else {
+            return Ok(());
+        };
+        let queues = !completion.next.is_empty();
+        match inner.store.complete_step(completion).await {
+            Ok(_) => {
+                if queues {
+                    inner.wake.notify_one();
+                }
+                return Ok(());
+            }
+            Err(StoreError::Stale) => continue,
+            Err(StoreError::LeaseLost) => return Ok(()),
+            Err(other) => return Err(other),
+        }
+    }
+}
+
+fn base<'a>(inner: &'a Inner, item: &WorkItem, state: &StepState) -> Completion<'a> {
+    Completion {
+        instance_id: item.instance_id,
+        item: item.id,
+        lease_owner: &inner.owner,
+        expected_rev: state.rev,
+        run: None,
+        context: None,
+        arrival: None,
+        next: Vec::new(),
+        events: Vec::new(),
+        output: None,
+        fail: None,
+    }
+}
+
+/// A branch reaches a node with several incoming edges. `all`: the node runs once every branch
+/// has arrived (live if any arrived live). `first`: it runs on the first live arrival.
+async fn arrive(
+    inner: &Inner,
+    item: &WorkItem,
+    node: &Node,
+    from: &str,
+    incoming: usize,
+) -> Result<(), StoreError> {
+    let mode = match node.kind {
+        NodeKind::Join { join } => join,
+        _ => JoinMode::All,
+    };
+    commit(inner, item, |state| {
+        let mut c = base(inner, item, state);
+        let arrived = state.arrivals.len() + 1;
+        let any_live_before = state.arrivals.iter().any(|(_, live)| *live);
+        let complete = arrived >= incoming;
+        let fire = match mode {
+            JoinMode::All => complete.then_some(item.live || any_live_before),
+            JoinMode::First if item.live && !any_live_before => Some(true),
+            JoinMode::First => (complete && !any_live_before && !item.live).then_some(false),
+        };
+        c.arrival = Some(if complete {
+            Arrival::Clear { node: &node.id }
+        } else {
+            Arrival::Record {
+                node: &node.id,
+                from,
+                live: item.live,
+            }
+        });
+        if let Some(live) = fire {
+            c.next.push(NextItem {
+                id: inner.next_id(),
+                node_id: node.id.clone(),
+                from_node: None,
+                live,
+            });
+        }
+        Some(c)
+    })
+    .await
+}
+
+/// A node on a branch that was not taken: skipped, and the skip passes on.
+async fn skip(
+    inner: &Inner,
+    item: &WorkItem,
+    definition: &Definition,
+    node: &Node,
+) -> Result<(), StoreError> {
+    let outgoing: Vec<&Edge> = definition
+        .edges
+        .iter()
+        .filter(|e| e.from == node.id)
+        .collect();
+    commit(inner, item, |state| {
+        let mut c = base(inner, item, state);
+        c.next = outgoing
+            .iter()
+            .map(|e| NextItem {
+                id: inner.next_id(),
+                node_id: e.to.clone(),
+                from_node: Some(node.id.clone()),
+                live: false,
+            })
+            .collect();
+        c.events.push(NewEvent {
+            node_id: Some(node.id.clone()),
+            kind: "node.skipped",
+            data: json!({}),
+        });
+        Some(c)
+    })
+    .await
+}
+
+/// Runs the node once, then records what it did and where the flow goes.
+async fn run(
+    inner: &Inner,
+    item: &WorkItem,
+    definition: &Definition,
+    node: &Node,
+) -> Result<(), StoreError> {
+    let state = inner.store.step_state(item.instance_id, &node.id).await?;
+    if state.status != InstanceStatus::Running {
+        return Ok(());
+    }
+    let run_id = inner.next_id();
+    let started = Instant::now();
+    let input = node_input(node, &state.context);
+    inner
+        .store
+        .begin_node_run(NewNodeRun {
+            id: run_id,
+            instance_id: item.instance_id,
+            node_id: &node.id,
+            attempt: 1,
+            input: input.as_ref().unwrap_or(&Value::Null),
+        })
+        .await?;
+    let result = match input {
+        Ok(input) => execute(inner, node, input).await,
+        Err(e) => Err(e),
+    };
+    let cost_ms = started.elapsed().as_millis() as i64;
+    let outgoing: Vec<&Edge> = definition
+        .edges
+        .iter()
+        .filter(|e| e.from == node.id)
+        .collect();
+
+    // Planned afresh from each state the commit sees; the node itself is not run again.
+    commit(inner, item, |state| {
+        let plan = plan(node, &outgoing, &result, &state.context);
+        let mut c = base(inner, item, state);
+        c.events.push(NewEvent {
+            node_id: Some(node.id.clone()),
+            kind: if plan.status == NodeRunStatus::Completed {
+                "node.completed"
+            } else {
+                "node.failed"
+            },
+            data: json!({"run": run_id, "cost_ms": cost_ms, "error": plan.error}),
+        });
+        c.run = Some(FinishedRun {
+            id: run_id,
+            status: plan.status,
+            output: plan.output,
+            error: plan.error,
+            cost_ms,
+        });
+        c.next = plan
+            .route
+            .into_iter()
+            .map(|(to, live)| NextItem {
+                id: inner.next_id(),
+                node_id: to,
+                from_node: Some(node.id.clone()),
+                live,
+            })
+            .collect();
+        c.context = plan.context;
+        c.output = plan.instance_output;
+        c.fail = plan.fail;
+        Some(c)
+    })
+    .await
+}
+
+/// The node's input: its input mappings applied to the context, or the whole context.
+fn node_input(node: &Node, context: &Value) -> Result<Value, NodeError> {
+    if node.input_mappings.is_empty() {
+        return Ok(context.clone());
+    }
+    let source = json!({ "context": context });
+    let mut target = json!({ "input": {} });
+    mapping::apply(&node.input_mappings, &source, &mut target)
+        .map_err(|e| NodeError::new("input_mapping", e))?;
+    Ok(target["input"].take())
+}
+
+async fn execute(inner: &Inner, node: &Node, input: Value) -> Result<Value, NodeError> {
+    let work = inner.executors.execute(node, input);
+    match node.timeout {
+        Some(limit) => tokio::time::timeout(limit.as_std(), work)
+            .await
+            .unwrap_or_else(|_| {
+                Err(NodeError::new(
+                    "timeout",
+                    format!("the node ran longer than {limit}"),
+                ))
+            }),
+        None => work.await,
+    }
+}
+
+/// What a finished node changes.
+struct Plan {
+    status: NodeRunStatus,
+    output: Option<Value>,
+    error: Option<Value>,
+    /// The new context, when output mappings wrote to it.
+    context: Option<Value>,
+    /// The workflow's output, when this is an end node.
+    instance_output: Option<Value>,
+    route: Vec<(String, bool)>,
+    fail: Option<Value>,
+}
+
+fn plan(
+    node: &Node,
+    outgoing: &[&Edge],
+    result: &Result<Value, NodeError>,
+    context: &Value,
+) -> Plan {
+    let failed = |error: &NodeError, output: Option<Value>| Plan {
+        status: NodeRunStatus::Failed,
+        output,
+        error: Some(error.to_json()),
+        context: None,
+        instance_output: None,
+        route: Vec::new(),
+        fail: Some(json!({"node": node.id, "code": error.code, "message": error.message})),
+    };
+    let (outcome, output) = match (result, node.on_error) {
+        (Ok(output), _) => (Outcome::Succeeded, output.clone()),
+        (Err(error), OnError::Ignore) => (Outcome::Ignored, json!({"error": error.to_json()})),
+        (Err(_), OnError::Branch) => (Outcome::Branched, Value::Null),
+        // `pause` needs the instance operations (not built yet): until then it fails.
+        (Err(error), OnError::Fail | OnError::Pause) => return failed(error, None),
+    };
+
+    let mut new_context = None;
+    let mut instance_output = None;
+    if outcome == Outcome::Succeeded && !node.output_mappings.is_empty() {
+        if matches!(node.kind, NodeKind::End) {
+            // An end node maps the context into the workflow's output.
+            let mut target = json!({ "output": {} });
+            if let Err(e) = mapping::apply(
+                &node.output_mappings,
+                &json!({ "context": context }),
+                &mut target,
+            ) {
+                return failed(&NodeError::new("output_mapping", e), Some(output));
+            }
+            instance_output = Some(target["output"].take());
+        } else {
+            let mut target = json!({ "context": context });
+            if let Err(e) = mapping::apply(
+                &node.output_mappings,
+                &json!({ "output": output }),
+                &mut target,
+            ) {
+                return failed(&NodeError::new("output_mapping", e), Some(output));
+            }
+            new_context = Some(target["context"].take());
+        }
+    }
+    let routing_context = new_context.as_ref().unwrap_or(context);
+    let route = match route(&node.kind, outgoing, outcome, routing_context, &output) {
+        Ok(route) => route
+            .into_iter()
+            .map(|(e, live)| (e.to.clone(), live))
+            .collect(),
+        Err(message) => return failed(&NodeError::new("condition", message), Some(output)),
+    };
+    let error = match result {
+        Err(e) => Some(e.to_json()),
+        Ok(_) => None,
+    };
+    Plan {
+        status: if error.is_some() {
+            NodeRunStatus::Failed
+        } else {
+            NodeRunStatus::Completed
+        },
+        output: Some(output),
+        error,
+        context: new_context,
+        instance_output,
+        route,
+        fail: None,
+    }
+}

@@ -1,0 +1,141 @@
+//! The runtime half of the store: instances, node runs, the event log and the ready queue.
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+use super::StoreError;
+use crate::id::Id;
+use crate::instance::{Event, InstanceRecord, InstanceStatus, NodeRun, NodeRunStatus, Trigger};
+
+#[async_trait]
+pub trait InstanceStore: Send + Sync {
+    /// Records a running instance (context = input) and queues its start node, at once.
+    async fn create_instance(&self, new: NewInstance<'_>) -> Result<InstanceRecord, StoreError>;
+
+    async fn instance(&self, id: Id) -> Result<Option<InstanceRecord>, StoreError>;
+
+    async fn node_runs(&self, instance: Id) -> Result<Vec<NodeRun>, StoreError>;
+
+    /// Events with `seq` greater than `after`, in order.
+    async fn events(&self, instance: Id, after: i32) -> Result<Vec<Event>, StoreError>;
+
+    /// Leases up to `limit` due work items to `owner` for `lease_ms`; items whose lease expired
+    /// are taken over. Several processes may call this at once: each item goes to
+    /// one of them.
+    async fn claim_work(
+        &self,
+        owner: &str,
+        limit: i64,
+        lease_ms: i64,
+    ) -> Result<Vec<WorkItem>, StoreError>;
+
+    /// What a step is computed from: the instance's state and the arrivals at `node`.
+    async fn step_state(&self, instance: Id, node: &str) -> Result<StepState, StoreError>;
+
+    /// Records that a node started running (a node run and a `node.started` event).
+    async fn begin_node_run(&self, run: NewNodeRun<'_>) -> Result<(), StoreError>;
+
+    /// Applies a finished step in one transaction. `Stale` when the instance moved on since
+    /// `expected_rev` (recompute from a fresh `step_state`); `LeaseLost` when the work item is no
+    /// longer this worker's (another took it over): nothing is written in either case.
+    async fn complete_step(&self, step: Completion<'_>) -> Result<InstanceStatus, StoreError>;
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct NewInstance<'a> {
+    pub id: Id,
+    pub version_id: Id,
+    pub definition_key: &'a str,
+    pub version: i32,
+    pub input: &'a Value,
+    pub trigger: Trigger,
+    pub operator: &'a str,
+    pub start_item: Id,
+    pub start_node: &'a str,
+}
+
+/// A leased activation of a node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkItem {
+    pub id: Id,
+    pub instance_id: Id,
+    pub node_id: String,
+    /// The node whose completion (or skip) led here; `None` for the start node.
+    pub from_node: Option<String>,
+    /// `false`: the edge was not taken; the node is skipped and the skip passes on.
+    pub live: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepState {
+    pub status: InstanceStatus,
+    pub context: Value,
+    pub rev: i32,
+    /// Branches that already arrived at the node: (from, live).
+    pub arrivals: Vec<(String, bool)>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct NewNodeRun<'a> {
+    pub id: Id,
+    pub instance_id: Id,
+    pub node_id: &'a str,
+    pub attempt: i32,
+    pub input: &'a Value,
+}
+
+#[derive(Debug, Clone)]
+pub struct FinishedRun {
+    pub id: Id,
+    pub status: NodeRunStatus,
+    pub output: Option<Value>,
+    pub error: Option<Value>,
+    pub cost_ms: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct NextItem {
+    pub id: Id,
+    pub node_id: String,
+    /// `None` when a join fires: the item then runs the node itself.
+    pub from_node: Option<String>,
+    pub live: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub node_id: Option<String>,
+    pub kind: &'static str,
+    pub data: Value,
+}
+
+/// A join's bookkeeping for this step.
+#[derive(Debug, Clone)]
+pub enum Arrival<'a> {
+    /// Remember that `from` arrived (the join is still waiting).
+    Record {
+        node: &'a str,
+        from: &'a str,
+        live: bool,
+    },
+    /// The join fired: forget its arrivals.
+    Clear { node: &'a str },
+}
+
+#[derive(Debug, Clone)]
+pub struct Completion<'a> {
+    pub instance_id: Id,
+    pub item: Id,
+    pub lease_owner: &'a str,
+    pub expected_rev: i32,
+    pub run: Option<FinishedRun>,
+    /// The new context, when the step changed it.
+    pub context: Option<Value>,
+    pub arrival: Option<Arrival<'a>>,
+    pub next: Vec<NextItem>,
+    pub events: Vec<NewEvent>,
+    /// The workflow output, set by an end node.
+    pub output: Option<Value>,
+    /// Ends the instance as failed with this error, dropping its other work.
+    pub fail: Option<Value>,
+}

@@ -1,0 +1,413 @@
+//! The runtime statements, written once for both databases (see `sql.rs` for why a macro).
+
+macro_rules! impl_instance_store {
+    (
+        $store:ty,
+        begin: $begin:literal,
+        // Appended to the select of due work items: `for update skip locked` on PostgreSQL, so
+        // concurrent workers in several processes each take different items without waiting.
+        skip_locked: $skip_locked:literal $(,)?
+    ) => {
+        impl $store {
+            /// Appends events under the instance row's lock: seqs are handed out by the row.
+            async fn append_events(
+                tx: &mut sqlx::Transaction<'_, <Self as $crate::store::sql_backend::Backend>::Db>,
+                instance: i64,
+                events: &[$crate::store::NewEvent],
+                at: chrono::DateTime<chrono::Utc>,
+            ) -> Result<(), $crate::store::StoreError> {
+                use $crate::store::StoreError;
+                if events.is_empty() {
+                    return Ok(());
+                }
+                let last: i32 = sqlx::query_scalar(
+                    "update instances set event_seq = event_seq + $2 where id = $1
+                     returning event_seq",
+                )
+                .bind(instance)
+                .bind(events.len() as i32)
+                .fetch_one(&mut **tx)
+                .await
+                .map_err(StoreError::from_sqlx)?;
+                let first = last - events.len() as i32 + 1;
+                for (offset, event) in events.iter().enumerate() {
+                    sqlx::query(
+                        "insert into events (instance_id, seq, node_id, kind, data, at)
+                         values ($1, $2, $3, $4, $5, $6)",
+                    )
+                    .bind(instance)
+                    .bind(first + offset as i32)
+                    .bind(event.node_id.as_deref())
+                    .bind(event.kind)
+                    .bind(sqlx::types::Json(&event.data))
+                    .bind(at)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(StoreError::from_sqlx)?;
+                }
+                Ok(())
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::store::InstanceStore for $store {
+            async fn create_instance(
+                &self,
+                new: $crate::store::NewInstance<'_>,
+            ) -> Result<$crate::instance::InstanceRecord, $crate::store::StoreError> {
+                use $crate::store::rows::{now, InstanceRow};
+                use $crate::store::StoreError;
+                let now = now();
+                let mut tx = self.pool.begin_with($begin).await.map_err(StoreError::from_sqlx)?;
+                let row: InstanceRow = sqlx::query_as(
+                    "insert into instances
+                         (id, version_id, definition_key, version, status, input, context,
+                          trigger, operator, created_at)
+                     values ($1, $2, $3, $4, 'running', $5, $5, $6, $7, $8)
+                     returning id, version_id, definition_key, version, status, input, context,
+                               output, error, trigger, operator, created_at, ended_at, cost_ms",
+                )
+                .bind(new.id.0)
+                .bind(new.version_id.0)
+                .bind(new.definition_key)
+                .bind(new.version)
+                .bind(sqlx::types::Json(new.input))
+                .bind(new.trigger.as_str())
+                .bind(new.operator)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(StoreError::from_sqlx)?;
+                sqlx::query(
+                    "insert into work_items (id, instance_id, node_id, from_node, live, due_at)
+                     values ($1, $2, $3, null, $4, $5)",
+                )
+                .bind(new.start_item.0)
+                .bind(new.id.0)
+                .bind(new.start_node)
+                .bind(true)
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::from_sqlx)?;
+                let started = $crate::store::NewEvent {
+                    node_id: None,
+                    kind: "instance.started",
+                    data: serde_json::json!({
+                        "definition_key": new.definition_key,
+                        "version": new.version,
+                        "trigger": new.trigger.as_str(),
+                        "operator": new.operator,
+                    }),
+                };
+                Self::append_events(&mut tx, new.id.0, &[started], now).await?;
+                tx.commit().await.map_err(StoreError::from_sqlx)?;
+                row.into_record()
+            }
+
+            async fn instance(
+                &self,
+                id: $crate::id::Id,
+            ) -> Result<Option<$crate::instance::InstanceRecord>, $crate::store::StoreError> {
+                let row: Option<$crate::store::rows::InstanceRow> = sqlx::query_as(
+                    "select id, version_id, definition_key, version, status, input, context,
+                            output, error, trigger, operator, created_at, ended_at, cost_ms
+                       from instances where id = $1",
+                )
+                .bind(id.0)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err($crate::store::StoreError::from_sqlx)?;
+                row.map(|r| r.into_record()).transpose()
+            }
+
+            async fn node_runs(
+                &self,
+                instance: $crate::id::Id,
+            ) -> Result<Vec<$crate::instance::NodeRun>, $crate::store::StoreError> {
+                let rows: Vec<$crate::store::rows::NodeRunRow> = sqlx::query_as(
+                    "select id, node_id, attempt, status, input, output, error, started_at,
+                            ended_at, cost_ms
+                       from node_runs where instance_id = $1 order by id",
+                )
+                .bind(instance.0)
+                .fetch_all(&self.pool)
+                .await
+                .map_err($crate::store::StoreError::from_sqlx)?;
+                rows.into_iter().map(|r| r.into_run()).collect()
+            }
+
+            async fn events(
+                &self,
+                instance: $crate::id::Id,
+                after: i32,
+            ) -> Result<Vec<$crate::instance::Event>, $crate::store::StoreError> {
+                let rows: Vec<$crate::store::rows::EventRow> = sqlx::query_as(
+                    "select seq, node_id, kind, data, at from events
+                      where instance_id = $1 and seq > $2 order by seq",
+                )
+                .bind(instance.0)
+                .bind(after)
+                .fetch_all(&self.pool)
+                .await
+                .map_err($crate::store::StoreError::from_sqlx)?;
+                Ok(rows.into_iter().map(|r| r.into_event()).collect())
+            }
+
+            async fn claim_work(
+                &self,
+                owner: &str,
+                limit: i64,
+                lease_ms: i64,
+            ) -> Result<Vec<$crate::store::WorkItem>, $crate::store::StoreError> {
+                use $crate::store::StoreError;
+                let now = $crate::store::rows::now();
+                let until = now + chrono::Duration::milliseconds(lease_ms);
+                let mut tx = self.pool.begin_with($begin).await.map_err(StoreError::from_sqlx)?;
+                let rows: Vec<$crate::store::rows::WorkItemRow> = sqlx::query_as(concat!(
+                    "update work_items set lease_owner = $1, lease_until = $2
+                      where id in (select id from work_items
+                                    where due_at <= $3 and (lease_until is null or lease_until < $3)
+                                    order by due_at, id limit $4 ",
+                    $skip_locked,
+                    ")
+                     returning id, instance_id, node_id, from_node, live"
+                ))
+                .bind(owner)
+                .bind(until)
+                .bind(now)
+                .bind(limit)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(StoreError::from_sqlx)?;
+                tx.commit().await.map_err(StoreError::from_sqlx)?;
+                let mut items: Vec<_> = rows.into_iter().map(|r| r.into_item()).collect();
+                items.sort_by_key(|i| i.id);
+                Ok(items)
+            }
+
+            async fn step_state(
+                &self,
+                instance: $crate::id::Id,
+                node: &str,
+            ) -> Result<$crate::store::StepState, $crate::store::StoreError> {
+                use $crate::store::StoreError;
+                let row: Option<(String, sqlx::types::Json<serde_json::Value>, i32)> =
+                    sqlx::query_as("select status, context, step_rev from instances where id = $1")
+                        .bind(instance.0)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(StoreError::from_sqlx)?;
+                let (status, context, rev) =
+                    row.ok_or_else(|| StoreError::NotFound(format!("instance {instance}")))?;
+                let arrivals: Vec<(String, bool)> = sqlx::query_as(
+                    "select from_node, live from join_arrivals
+                      where instance_id = $1 and node_id = $2 order by from_node",
+                )
+                .bind(instance.0)
+                .bind(node)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(StoreError::from_sqlx)?;
+                Ok($crate::store::StepState {
+                    status: $crate::instance::InstanceStatus::parse(&status)
+                        .ok_or_else(|| StoreError::Corrupt(format!("instance status `{status}`")))?,
+                    context: context.0,
+                    rev,
+                    arrivals,
+                })
+            }
+
+            async fn begin_node_run(
+                &self,
+                run: $crate::store::NewNodeRun<'_>,
+            ) -> Result<(), $crate::store::StoreError> {
+                use $crate::store::StoreError;
+                let now = $crate::store::rows::now();
+                let mut tx = self.pool.begin_with($begin).await.map_err(StoreError::from_sqlx)?;
+                sqlx::query(
+                    "insert into node_runs (id, instance_id, node_id, attempt, status, input, started_at)
+                     values ($1, $2, $3, $4, 'running', $5, $6)",
+                )
+                .bind(run.id.0)
+                .bind(run.instance_id.0)
+                .bind(run.node_id)
+                .bind(run.attempt)
+                .bind(sqlx::types::Json(run.input))
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::from_sqlx)?;
+                let event = $crate::store::NewEvent {
+                    node_id: Some(run.node_id.to_string()),
+                    kind: "node.started",
+                    data: serde_json::json!({"run": run.id, "attempt": run.attempt}),
+                };
+                Self::append_events(&mut tx, run.instance_id.0, &[event], now).await?;
+                tx.commit().await.map_err(StoreError::from_sqlx)
+            }
+
+            async fn complete_step(
+                &self,
+                step: $crate::store::Completion<'_>,
+            ) -> Result<$crate::instance::InstanceStatus, $crate::store::StoreError> {
+                use $crate::instance::InstanceStatus;
+                use $crate::store::{Arrival, StoreError};
+                let now = $crate::store::rows::now();
+                let instance = step.instance_id.0;
+                let mut tx = self.pool.begin_with($begin).await.map_err(StoreError::from_sqlx)?;
+
+                // The optimistic check: only a step computed from the current state applies.
+                let bumped: Option<i32> = sqlx::query_scalar(
+                    "update instances set step_rev = step_rev + 1
+                      where id = $1 and step_rev = $2 and status = 'running'
+                     returning step_rev",
+                )
+                .bind(instance)
+                .bind(step.expected_rev)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(StoreError::from_sqlx)?;
+                if bumped.is_none() {
+                    return Err(StoreError::Stale);
+                }
+                let removed = sqlx::query("delete from work_items where id = $1 and lease_owner = $2")
+                    .bind(step.item.0)
+                    .bind(step.lease_owner)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::from_sqlx)?;
+                if removed.rows_affected() == 0 {
+                    return Err(StoreError::LeaseLost);
+                }
+                if let Some(run) = &step.run {
+                    sqlx::query(
+                        "update node_runs set status = $2, output = $3, error = $4,
+                                ended_at = $5, cost_ms = $6
+                          where id = $1",
+                    )
+                    .bind(run.id.0)
+                    .bind(run.status.as_str())
+                    .bind(run.output.as_ref().map(sqlx::types::Json))
+                    .bind(run.error.as_ref().map(sqlx::types::Json))
+                    .bind(now)
+                    .bind(run.cost_ms)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::from_sqlx)?;
+                }
+                if let Some(context) = &step.context {
+                    sqlx::query("update instances set context = $2 where id = $1")
+                        .bind(instance)
+                        .bind(sqlx::types::Json(context))
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(StoreError::from_sqlx)?;
+                }
+                match &step.arrival {
+                    Some(Arrival::Record { node, from, live }) => {
+                        sqlx::query(
+                            "insert into join_arrivals (instance_id, node_id, from_node, live)
+                             values ($1, $2, $3, $4)",
+                        )
+                        .bind(instance)
+                        .bind(*node)
+                        .bind(*from)
+                        .bind(*live)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(StoreError::from_sqlx)?;
+                    }
+                    Some(Arrival::Clear { node }) => {
+                        sqlx::query(
+                            "delete from join_arrivals where instance_id = $1 and node_id = $2",
+                        )
+                        .bind(instance)
+                        .bind(*node)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(StoreError::from_sqlx)?;
+                    }
+                    None => {}
+                }
+                for next in &step.next {
+                    sqlx::query(
+                        "insert into work_items (id, instance_id, node_id, from_node, live, due_at)
+                         values ($1, $2, $3, $4, $5, $6)",
+                    )
+                    .bind(next.id.0)
+                    .bind(instance)
+                    .bind(&next.node_id)
+                    .bind(&next.from_node)
+                    .bind(next.live)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::from_sqlx)?;
+                }
+                if let Some(output) = &step.output {
+                    sqlx::query("update instances set output = $2 where id = $1")
+                        .bind(instance)
+                        .bind(sqlx::types::Json(output))
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(StoreError::from_sqlx)?;
+                }
+
+                // The instance ends when it fails, or when no work is left.
+                let remaining: i64 =
+                    sqlx::query_scalar("select count(*) from work_items where instance_id = $1")
+                        .bind(instance)
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err(StoreError::from_sqlx)?;
+                let status = match (&step.fail, remaining) {
+                    (Some(_), _) => InstanceStatus::Failed,
+                    (None, 0) => InstanceStatus::Completed,
+                    (None, _) => InstanceStatus::Running,
+                };
+                let mut events = step.events.clone();
+                if status.is_final() {
+                    let created: chrono::DateTime<chrono::Utc> =
+                        sqlx::query_scalar("select created_at from instances where id = $1")
+                            .bind(instance)
+                            .fetch_one(&mut *tx)
+                            .await
+                            .map_err(StoreError::from_sqlx)?;
+                    let cost = (now - created).num_milliseconds().max(0);
+                    sqlx::query(
+                        "update instances set status = $2, error = $3, ended_at = $4, cost_ms = $5
+                          where id = $1",
+                    )
+                    .bind(instance)
+                    .bind(status.as_str())
+                    .bind(step.fail.as_ref().map(sqlx::types::Json))
+                    .bind(now)
+                    .bind(cost)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::from_sqlx)?;
+                    for table in ["work_items", "join_arrivals"] {
+                        sqlx::query(&format!("delete from {table} where instance_id = $1"))
+                            .bind(instance)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(StoreError::from_sqlx)?;
+                    }
+                    events.push($crate::store::NewEvent {
+                        node_id: None,
+                        kind: if status == InstanceStatus::Failed {
+                            "instance.failed"
+                        } else {
+                            "instance.completed"
+                        },
+                        data: serde_json::json!({"cost_ms": cost, "error": step.fail}),
+                    });
+                }
+                Self::append_events(&mut tx, instance, &events, now).await?;
+                tx.commit().await.map_err(StoreError::from_sqlx)?;
+                Ok(status)
+            }
+        }
+    };
+}

@@ -1,0 +1,371 @@
+//! The scheduler on both databases: routing, joins, failures, leases shared by workers.
+
+use std::sync::Arc;
+
+use engine::id::IdGenerator;
+use engine::instance::{InstanceRecord, InstanceStatus, NodeRunStatus, Trigger};
+use engine::runtime::{Runtime, RuntimeConfig, RuntimeError, StartRequest};
+use engine::service::DefinitionService;
+use engine::status::Backend;
+use engine::store::Store;
+use engine::testing::TestDatabase;
+use serde_json::{json, Value};
+
+use crate::{conformance, open};
+
+async fn publish(store: &Arc<dyn Store>, document: Value) {
+    let service = DefinitionService::new(store.clone(), IdGenerator::new(9));
+    let saved = service
+        .save_draft(document, "designer")
+        .await
+        .expect("draft");
+    assert!(saved.issues.is_empty(), "{:#?}", saved.issues);
+    let key = saved.record.key.clone();
+    service.publish(&key, "designer").await.expect("publish");
+}
+
+fn runtime(store: &Arc<dyn Store>, generator: u16) -> Runtime {
+    Runtime::new(
+        store.clone(),
+        IdGenerator::new(generator),
+        format!("worker-{generator}"),
+        RuntimeConfig::default(),
+    )
+}
+
+async fn start(rt: &Runtime, key: &str, input: Value) -> InstanceRecord {
+    rt.start(StartRequest {
+        definition_key: key.into(),
+        version: None,
+        input,
+        trigger: Trigger::Api,
+        operator: "olivia".into(),
+    })
+    .await
+    .expect("start")
+}
+
+async fn finished(rt: &Runtime, id: engine::id::Id) -> InstanceRecord {
+    rt.drain().await.expect("drain");
+    rt.store()
+        .instance(id)
+        .await
+        .expect("read")
+        .expect("exists")
+}
+
+/// (node, status) of every node run, in order.
+async fn runs(store: &Arc<dyn Store>, id: engine::id::Id) -> Vec<(String, NodeRunStatus)> {
+    store
+        .node_runs(id)
+        .await
+        .expect("runs")
+        .into_iter()
+        .map(|r| (r.node_id, r.status))
+        .collect()
+}
+
+fn sizing() -> Value {
+    json!({
+        "key": "sizing", "name": "Sizing",
+        "nodes": [
+            {"id": "start", "kind": "start"},
+            {"id": "double", "kind": "script", "script": "#{ value: input.size * 2 }",
+             "input_mappings": [{"source": "$.context.size", "target": "$.input.size"}],
+             "output_mappings": [{"source": "$.output.value", "target": "$.context.doubled"}]},
+            {"id": "decide", "kind": "condition"},
+            {"id": "big", "kind": "end",
+             "output_mappings": [{"source": "$.context.doubled", "target": "$.output.result"}]},
+            {"id": "small", "kind": "end"}
+        ],
+        "edges": [
+            {"from": "start", "to": "double"}, {"from": "double", "to": "decide"},
+            {"from": "decide", "to": "big", "condition": "context.doubled > 10"},
+            {"from": "decide", "to": "small"}
+        ]
+    })
+}
+
+conformance!(a_workflow_runs_its_mappings_and_conditions, sizing_flow);
+async fn sizing_flow(db: &TestDatabase, _backend: Backend) {
+    let store = open(db).await;
+    publish(&store, sizing()).await;
+    let rt = runtime(&store, 1);
+
+    let big = start(&rt, "sizing", json!({"size": 21})).await;
+    assert_eq!(
+        big.status,
+        InstanceStatus::Running,
+        "acknowledged once recorded"
+    );
+    let done = finished(&rt, big.id).await;
+    assert_eq!(done.status, InstanceStatus::Completed);
+    assert_eq!(done.context, json!({"size": 21, "doubled": 42}));
+    assert_eq!(done.output, Some(json!({"result": 42})));
+    assert!(done.cost_ms.is_some());
+    assert_eq!(
+        runs(&store, big.id).await,
+        vec![
+            ("start".into(), NodeRunStatus::Completed),
+            ("double".into(), NodeRunStatus::Completed),
+            ("decide".into(), NodeRunStatus::Completed),
+            ("big".into(), NodeRunStatus::Completed),
+        ]
+    );
+    let kinds: Vec<String> = store
+        .events(big.id, 0)
+        .await
+        .expect("events")
+        .into_iter()
+        .map(|e| format!("{}:{}", e.kind, e.node_id.unwrap_or_default()))
+        .collect();
+    assert_eq!(kinds.first().map(String::as_str), Some("instance.started:"));
+    assert!(
+        kinds.contains(&"node.skipped:small".to_string()),
+        "{kinds:?}"
+    );
+    assert_eq!(
+        kinds.last().map(String::as_str),
+        Some("instance.completed:")
+    );
+    let seqs: Vec<i32> = store
+        .events(big.id, 0)
+        .await
+        .expect("events")
+        .iter()
+        .map(|e| e.seq)
+        .collect();
+    assert_eq!(
+        seqs,
+        (1..=seqs.len() as i32).collect::<Vec<_>>(),
+        "gapless, ordered"
+    );
+
+    let small = start(&rt, "sizing", json!({"size": 2})).await;
+    let done = finished(&rt, small.id).await;
+    assert_eq!(done.status, InstanceStatus::Completed);
+    assert_eq!(done.output, None);
+    assert_eq!(
+        runs(&store, small.id).await.last().map(|r| r.0.as_str()),
+        Some("small")
+    );
+}
+
+fn fan_out() -> Value {
+    json!({
+        "key": "fan", "name": "Fan out and join",
+        "nodes": [
+            {"id": "start", "kind": "start"},
+            {"id": "split", "kind": "parallel"},
+            {"id": "a", "kind": "script", "script": "1",
+             "output_mappings": [{"source": "$.output", "target": "$.context.a"}]},
+            {"id": "b", "kind": "script", "script": "2",
+             "output_mappings": [{"source": "$.output", "target": "$.context.b"}]},
+            {"id": "c", "kind": "script", "script": "3",
+             "output_mappings": [{"source": "$.output", "target": "$.context.c"}]},
+            {"id": "join", "kind": "join"},
+            {"id": "end", "kind": "end"}
+        ],
+        "edges": [
+            {"from": "start", "to": "split"},
+            {"from": "split", "to": "a"}, {"from": "split", "to": "b"}, {"from": "split", "to": "c"},
+            {"from": "a", "to": "join"}, {"from": "b", "to": "join"}, {"from": "c", "to": "join"},
+            {"from": "join", "to": "end"}
+        ]
+    })
+}
+
+conformance!(parallel_branches_join_exactly_once_100_times, join_once);
+async fn join_once(db: &TestDatabase, _backend: Backend) {
+    let store = open(db).await;
+    publish(&store, fan_out()).await;
+    let rt = runtime(&store, 1);
+    let mut ids = Vec::new();
+    for _ in 0..100 {
+        ids.push(start(&rt, "fan", json!({})).await.id);
+    }
+    // The branches of many instances finish in the same batches, concurrently.
+    rt.drain().await.expect("drain");
+    for id in ids {
+        let done = store.instance(id).await.expect("read").expect("exists");
+        assert_eq!(done.status, InstanceStatus::Completed, "{id}");
+        assert_eq!(
+            done.context,
+            json!({"a": 1, "b": 2, "c": 3}),
+            "no update lost"
+        );
+        let all = runs(&store, id).await;
+        let count = |n: &str| all.iter().filter(|(node, _)| node == n).count();
+        assert_eq!((count("join"), count("end")), (1, 1), "{id}: {all:?}");
+    }
+}
+
+conformance!(a_branch_not_taken_still_reaches_the_join, dead_path);
+async fn dead_path(db: &TestDatabase, _backend: Backend) {
+    let store = open(db).await;
+    publish(
+        &store,
+        json!({
+            "key": "pick", "name": "Pick one",
+            "nodes": [
+                {"id": "start", "kind": "start"},
+                {"id": "choose", "kind": "condition"},
+                {"id": "left", "kind": "script", "script": "\"L\""},
+                {"id": "right", "kind": "script", "script": "\"R\""},
+                {"id": "after", "kind": "script", "script": "\"joined\""},
+                {"id": "end", "kind": "end"}
+            ],
+            "edges": [
+                {"from": "start", "to": "choose"},
+                {"from": "choose", "to": "left", "condition": "context.go == 'left'"},
+                {"from": "choose", "to": "right"},
+                {"from": "left", "to": "after"}, {"from": "right", "to": "after"},
+                {"from": "after", "to": "end"}
+            ]
+        }),
+    )
+    .await;
+    let rt = runtime(&store, 1);
+    let id = start(&rt, "pick", json!({"go": "left"})).await.id;
+    assert_eq!(finished(&rt, id).await.status, InstanceStatus::Completed);
+    let nodes: Vec<String> = runs(&store, id).await.into_iter().map(|r| r.0).collect();
+    assert_eq!(nodes, vec!["start", "choose", "left", "after", "end"]);
+}
+
+fn failing(on_error: &str) -> Value {
+    json!({
+        "key": format!("fail-{on_error}"), "name": "Fails",
+        "nodes": [
+            {"id": "start", "kind": "start"},
+            {"id": "boom", "kind": "script", "script": "throw \"no luck\"", "on_error": on_error},
+            {"id": "next", "kind": "end"},
+            {"id": "recover", "kind": "end"}
+        ],
+        "edges": [
+            {"from": "start", "to": "boom"}, {"from": "boom", "to": "next"},
+            {"from": "boom", "to": "recover", "error": on_error == "branch"}
+        ]
+    })
+}
+
+conformance!(on_error_fail_ignore_and_branch, on_error_modes);
+async fn on_error_modes(db: &TestDatabase, _backend: Backend) {
+    let store = open(db).await;
+    let rt = runtime(&store, 1);
+
+    let mut fail = failing("fail");
+    fail["edges"] = json!([{"from": "start", "to": "boom"}, {"from": "boom", "to": "next"}]);
+    fail["nodes"].as_array_mut().expect("nodes").pop();
+    publish(&store, fail).await;
+    let id = start(&rt, "fail-fail", json!({})).await.id;
+    let done = finished(&rt, id).await;
+    assert_eq!(done.status, InstanceStatus::Failed);
+    let error = done.error.expect("error recorded");
+    assert_eq!(error["node"], "boom");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("no luck"),
+        "{error}"
+    );
+    assert_eq!(
+        runs(&store, id).await.last(),
+        Some(&("boom".into(), NodeRunStatus::Failed))
+    );
+
+    let mut ignore = failing("ignore");
+    ignore["edges"] = json!([{"from": "start", "to": "boom"}, {"from": "boom", "to": "next"}]);
+    ignore["nodes"].as_array_mut().expect("nodes").pop();
+    publish(&store, ignore).await;
+    let id = start(&rt, "fail-ignore", json!({})).await.id;
+    assert_eq!(finished(&rt, id).await.status, InstanceStatus::Completed);
+    let all = runs(&store, id).await;
+    assert!(
+        all.contains(&("boom".into(), NodeRunStatus::Failed)),
+        "{all:?}"
+    );
+    assert_eq!(all.last(), Some(&("next".into(), NodeRunStatus::Completed)));
+
+    publish(&store, failing("branch")).await;
+    let id = start(&rt, "fail-branch", json!({})).await.id;
+    assert_eq!(finished(&rt, id).await.status, InstanceStatus::Completed);
+    let nodes: Vec<String> = runs(&store, id).await.into_iter().map(|r| r.0).collect();
+    assert_eq!(nodes, vec!["start", "boom", "recover"]);
+}
+
+conformance!(only_published_active_definitions_start, start_rules);
+async fn start_rules(db: &TestDatabase, _backend: Backend) {
+    let store = open(db).await;
+    let rt = runtime(&store, 1);
+    let request = |key: &str, version| StartRequest {
+        definition_key: key.into(),
+        version,
+        input: json!({}),
+        trigger: Trigger::Manual,
+        operator: "olivia".into(),
+    };
+    assert!(matches!(
+        rt.start(request("nothing", None)).await,
+        Err(RuntimeError::NoSuchVersion { .. })
+    ));
+    publish(&store, sizing()).await;
+    assert!(matches!(
+        rt.start(request("sizing", Some(7))).await,
+        Err(RuntimeError::NoSuchVersion { .. })
+    ));
+    store.set_archived("sizing", true).await.expect("archive");
+    assert!(matches!(
+        rt.start(request("sizing", None)).await,
+        Err(RuntimeError::Archived(_))
+    ));
+}
+
+conformance!(
+    workers_share_the_queue_and_each_node_runs_once,
+    shared_queue
+);
+async fn shared_queue(db: &TestDatabase, _backend: Backend) {
+    let store = open(db).await;
+    publish(&store, fan_out()).await;
+    let first = runtime(&store, 1);
+    let second = runtime(&store, 2);
+    let mut ids = Vec::new();
+    for _ in 0..40 {
+        ids.push(start(&first, "fan", json!({})).await.id);
+    }
+    let (a, b) = tokio::join!(first.drain(), second.drain());
+    a.expect("first drains");
+    b.expect("second drains");
+    first.drain().await.expect("leftovers");
+    for id in ids {
+        let all = runs(&store, id).await;
+        assert_eq!(all.len(), 7, "{id}: every node once: {all:?}");
+        let done = store.instance(id).await.expect("read").expect("exists");
+        assert_eq!(done.status, InstanceStatus::Completed);
+    }
+}
+
+conformance!(a_dead_workers_lease_is_taken_over, lease_takeover);
+async fn lease_takeover(db: &TestDatabase, _backend: Backend) {
+    let store = open(db).await;
+    publish(&store, sizing()).await;
+    let survivor = runtime(&store, 2);
+    let id = start(&survivor, "sizing", json!({"size": 9})).await.id;
+
+    // A worker leases the start item for 50 ms and dies without running it.
+    let leased = store
+        .claim_work("dead-worker", 10, 50)
+        .await
+        .expect("claim");
+    assert_eq!(leased.len(), 1);
+    assert!(
+        survivor.run_once().await.expect("nothing free") == 0,
+        "leased items are not shared"
+    );
+
+    tokio::time::sleep(std::time::Duration::from_millis(80)).await;
+    let done = finished(&survivor, id).await;
+    assert_eq!(done.status, InstanceStatus::Completed);
+    assert_eq!(runs(&store, id).await.len(), 4);
+}

@@ -1,0 +1,81 @@
+-- Running workflows: instances, the run of each node, the event log, and the ready queue.
+
+create table instances (
+    id bigint primary key,
+    -- the definition_versions row this instance runs; instances keep their version
+    version_id bigint not null references definition_versions (id),
+    definition_key text not null,
+    version integer not null,
+    -- pending | running | paused | completed | failed | cancelled | rolling_back
+    status text not null,
+    input jsonb not null,
+    context jsonb not null,
+    -- bumped by every completed step: a completion computed from an older state is refused
+    -- and recomputed, so parallel branches never lose an update or fire a join twice
+    step_rev integer not null default 0,
+    -- the last event seq handed out; bumped under the row lock, so seqs never collide
+    event_seq integer not null default 0,
+    output jsonb,
+    error jsonb,
+    -- manual | api | cron | webhook | subprocess
+    trigger text not null,
+    operator text not null,
+    created_at timestamptz not null,
+    ended_at timestamptz,
+    cost_ms bigint
+);
+create index instances_status on instances (status, created_at);
+
+create table node_runs (
+    id bigint primary key,
+    instance_id bigint not null references instances (id),
+    node_id text not null,
+    attempt integer not null,
+    -- not_started | running | waiting | completed | failed | skipped | cancelled | timed_out
+    status text not null,
+    input jsonb,
+    output jsonb,
+    error jsonb,
+    started_at timestamptz not null,
+    ended_at timestamptz,
+    cost_ms bigint
+);
+create index node_runs_instance on node_runs (instance_id, id);
+
+create table events (
+    instance_id bigint not null references instances (id),
+    seq integer not null,
+    node_id text,
+    kind text not null,
+    data jsonb not null,
+    at timestamptz not null,
+    primary key (instance_id, seq)
+);
+
+-- The ready queue: one row per node activation waiting to run. A worker leases a row, runs the
+-- node, and deletes the row in the transaction that records the result, so a completed node is
+-- never run again; a row whose lease expired (its worker died) is taken over.
+create table work_items (
+    id bigint primary key,
+    instance_id bigint not null references instances (id),
+    node_id text not null,
+    -- the node this activation comes from (null for the start node)
+    from_node text,
+    -- 0 when the edge that led here was not taken: the node is skipped and the skip passes on,
+    -- so a join downstream still hears from every branch
+    live boolean not null,
+    due_at timestamptz not null,
+    lease_owner text,
+    lease_until timestamptz
+);
+create index work_items_due on work_items (due_at);
+create index work_items_instance on work_items (instance_id);
+
+-- Arrivals at joins (nodes with several incoming edges) not yet complete.
+create table join_arrivals (
+    instance_id bigint not null references instances (id),
+    node_id text not null,
+    from_node text not null,
+    live boolean not null,
+    primary key (instance_id, node_id, from_node)
+);
