@@ -23,6 +23,11 @@ pub struct Args {
     #[arg(long, env = "BATON_SITE_ROOT", default_value = "target/site")]
     pub site_root: PathBuf,
 
+    /// This process's number (0–1023) among processes sharing one database; part of every id it
+    /// makes. Random when unset; set distinct numbers when running several processes.
+    #[arg(long, env = "BATON_NODE_ID", value_parser = clap::value_parser!(u16).range(0..1024))]
+    pub node_id: Option<u16>,
+
     /// Log format: `text` for people, `json` for log collectors.
     #[arg(long, env = "BATON_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
     pub log_format: String,
@@ -36,6 +41,7 @@ pub struct Config {
     pub database_url: String,
     pub addr: SocketAddr,
     pub site_root: PathBuf,
+    pub node_id: u16,
 }
 
 /// A configuration value that cannot be used. The message names the variable (and flag).
@@ -58,6 +64,7 @@ impl Config {
             database_url: args.database_url.clone(),
             addr,
             site_root: args.site_root.clone(),
+            node_id: args.node_id.unwrap_or_else(random_node_id),
         })
     }
 
@@ -67,9 +74,20 @@ impl Config {
             database_url: database_url.to_string(),
             addr: "127.0.0.1:0".into(),
             site_root: PathBuf::from("target/site"),
+            node_id: None,
             log_format: "text".into(),
         })
     }
+}
+
+/// A node number from the process id and the clock: distinct enough for a few processes; set
+/// `BATON_NODE_ID` where many share a database.
+fn random_node_id() -> u16 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or_default();
+    ((std::process::id() ^ nanos.rotate_left(7)) % 1024) as u16
 }
 
 #[cfg(test)]

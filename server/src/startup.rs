@@ -1,7 +1,7 @@
 //! Start-up: connect the store (applying migrations), build the router, bind the listener.
 //! [`Application::build`] binds first and reports its address, so tests can use port 0.
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -10,6 +10,8 @@ use app::{shell, App};
 use axum::extract::FromRef;
 use axum::http::{HeaderName, Request};
 use axum::Router;
+use engine::id::IdGenerator;
+use engine::runtime::{Runtime, RuntimeConfig};
 use engine::store::{self, Store, StoreError};
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
@@ -63,6 +65,7 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     store: Arc<dyn Store>,
+    runtime: Runtime,
 }
 
 impl Application {
@@ -94,10 +97,22 @@ impl Application {
             store: store.clone(),
             leptos_options,
         });
+        let runtime = Runtime::new(
+            store.clone(),
+            IdGenerator::new(config.node_id),
+            format!(
+                "baton-{}-{}-{}",
+                config.node_id,
+                std::process::id(),
+                local.port()
+            ),
+            RuntimeConfig::default(),
+        );
         Ok(Self {
             listener,
             router,
             store,
+            runtime,
         })
     }
 
@@ -112,14 +127,42 @@ impl Application {
         self.store.clone()
     }
 
-    /// Serves until `shutdown` completes, then finishes in-flight requests and closes the pool.
+    pub fn runtime(&self) -> Runtime {
+        self.runtime.clone()
+    }
+
+    /// Serves HTTP and runs the scheduler side by side until `shutdown` completes; then finishes
+    /// in-flight requests and the steps in hand, and closes the pool.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let result = axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let wait = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+            // An error means the sender is gone, which also means stop.
+            let _ = rx.wait_for(|stop| *stop).await;
+        };
+        let runtime = self.runtime.clone();
+        let scheduler = tokio::spawn({
+            let stopped = wait(stopped.clone());
+            async move { runtime.run_until(stopped).await }
+        });
+        let server = axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(wait(stopped))
+            .into_future();
+        tokio::pin!(server);
+        let result = tokio::select! {
+            result = &mut server => result,
+            () = shutdown => {
+                let _ = stop.send(true);
+                server.await
+            }
+        };
+        // However the server ended, the scheduler ends with it.
+        let _ = stop.send(true);
+        if let Err(err) = scheduler.await {
+            tracing::error!(error = %err, "the scheduler stopped abnormally");
+        }
         self.store.close().await;
         result
     }

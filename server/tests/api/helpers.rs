@@ -6,6 +6,8 @@ use server::{Application, Config};
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
+    /// The server's own scheduler, for starting instances until the REST API exists.
+    pub runtime: engine::runtime::Runtime,
     _db: TestDatabase,
 }
 
@@ -23,10 +25,12 @@ async fn spawn_on(db: TestDatabase) -> TestApp {
     let config = Config::for_tests(&db.url).expect("test configuration");
     let app = Application::build(config).await.expect("server starts");
     let address = format!("http://{}", app.local_addr());
+    let runtime = app.runtime();
     tokio::spawn(app.run_until(std::future::pending()));
     TestApp {
         address,
         client: reqwest::Client::new(),
+        runtime,
         _db: db,
     }
 }
