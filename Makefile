@@ -5,7 +5,7 @@ SHELL := /usr/bin/env bash
 .SHELLFLAGS := -euo pipefail -c
 ENV := source scripts/env.sh &&
 
-.PHONY: run test bootstrap-run bootstrap-test site server fmt-check lint rust-tests e2e release
+.PHONY: run test bootstrap-run bootstrap-test site server fmt-check lint rust-tests e2e release bench
 
 run: bootstrap-run site server
 	@$(ENV) exec target/debug/baton
@@ -41,3 +41,8 @@ e2e:
 release:
 	@scripts/bootstrap release && scripts/build-site --release && \
 	  $(ENV) cargo build --release -p server && echo "target/release/baton is ready"
+
+# Engine benchmarks (release build): W1 and W3 on SQLite and PostgreSQL, raw insert rate beside.
+bench:
+	@scripts/bootstrap test && $(ENV) url="$$(scripts/test-postgres)" && \
+	  cargo run --quiet --release -p bench -- --postgres "$$url"

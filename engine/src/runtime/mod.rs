@@ -23,7 +23,7 @@ use tokio::task::JoinSet;
 use crate::definition::{Definition, DefinitionStatus, NodeKind};
 use crate::id::{Id, IdGenerator};
 use crate::instance::{InstanceRecord, Trigger};
-use crate::store::{NewInstance, Store, StoreError};
+use crate::store::{InstanceChange, NewInstance, Store, StoreError};
 use executors::Executors;
 
 #[derive(Debug, Clone)]
@@ -151,6 +151,20 @@ impl Runtime {
             })
             .await?;
         inner.wake.notify_one();
+        Ok(instance)
+    }
+
+    /// Cancels, pauses or resumes an instance; every change is in its event log.
+    pub async fn change(
+        &self,
+        id: Id,
+        change: InstanceChange,
+        actor: &str,
+    ) -> Result<InstanceRecord, StoreError> {
+        let instance = self.inner.store.change_instance(id, change, actor).await?;
+        if change == InstanceChange::Resume {
+            self.inner.wake.notify_one();
+        }
         Ok(instance)
     }
 

@@ -35,10 +35,45 @@ pub trait InstanceStore: Send + Sync {
     /// Records that a node started running (a node run and a `node.started` event).
     async fn begin_node_run(&self, run: NewNodeRun<'_>) -> Result<(), StoreError>;
 
+    /// Cancels, pauses or resumes an instance. `Conflict` when its status does not allow it;
+    /// `NotFound` when there is no such instance.
+    async fn change_instance(
+        &self,
+        id: Id,
+        change: InstanceChange,
+        actor: &str,
+    ) -> Result<InstanceRecord, StoreError>;
+
     /// Applies a finished step in one transaction. `Stale` when the instance moved on since
     /// `expected_rev` (recompute from a fresh `step_state`); `LeaseLost` when the work item is no
     /// longer this worker's (another took it over): nothing is written in either case.
     async fn complete_step(&self, step: Completion<'_>) -> Result<InstanceStatus, StoreError>;
+}
+
+/// An operator's change to a whole instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InstanceChange {
+    /// Stops scheduling for good: queued work is dropped, running node runs are cancelled.
+    Cancel,
+    /// Stops scheduling new nodes; nodes already running finish and are recorded.
+    Pause,
+    /// Schedules again.
+    Resume,
+}
+
+impl InstanceChange {
+    /// (statuses it applies to, the status it leads to, its event)
+    pub fn rule(self) -> (&'static [&'static str], InstanceStatus, &'static str) {
+        match self {
+            InstanceChange::Cancel => (
+                &["pending", "running", "paused"],
+                InstanceStatus::Cancelled,
+                "instance.cancelled",
+            ),
+            InstanceChange::Pause => (&["running"], InstanceStatus::Paused, "instance.paused"),
+            InstanceChange::Resume => (&["paused"], InstanceStatus::Running, "instance.resumed"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy)]

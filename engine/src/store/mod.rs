@@ -19,8 +19,8 @@ use async_trait::async_trait;
 
 pub use self::url::{redact, DatabaseUrl, DatabaseUrlError};
 pub use instances::{
-    Arrival, Completion, FinishedRun, InstanceStore, NewEvent, NewInstance, NewNodeRun, NextItem,
-    StepState, WorkItem,
+    Arrival, Completion, FinishedRun, InstanceChange, InstanceStore, NewEvent, NewInstance,
+    NewNodeRun, NextItem, StepState, WorkItem,
 };
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;

@@ -48,5 +48,6 @@ impl_store!(
 impl_instance_store!(
     PostgresStore,
     begin: "BEGIN",
+    for_update: "for update",
     skip_locked: "for update skip locked",
 );

@@ -4,6 +4,7 @@ macro_rules! impl_instance_store {
     (
         $store:ty,
         begin: $begin:literal,
+        for_update: $for_update:literal,
         // Appended to the select of due work items: `for update skip locked` on PostgreSQL, so
         // concurrent workers in several processes each take different items without waiting.
         skip_locked: $skip_locked:literal $(,)?
@@ -168,6 +169,7 @@ macro_rules! impl_instance_store {
                     "update work_items set lease_owner = $1, lease_until = $2
                       where id in (select id from work_items
                                     where due_at <= $3 and (lease_until is null or lease_until < $3)
+                                      and instance_id in (select id from instances where status = 'running')
                                     order by due_at, id limit $4 ",
                     $skip_locked,
                     ")
@@ -247,6 +249,101 @@ macro_rules! impl_instance_store {
                 tx.commit().await.map_err(StoreError::from_sqlx)
             }
 
+            async fn change_instance(
+                &self,
+                id: $crate::id::Id,
+                change: $crate::store::InstanceChange,
+                actor: &str,
+            ) -> Result<$crate::instance::InstanceRecord, $crate::store::StoreError> {
+                use $crate::store::{InstanceChange, StoreError};
+                let (from, to, kind) = change.rule();
+                let now = $crate::store::rows::now();
+                let mut tx = self.pool.begin_with($begin).await.map_err(StoreError::from_sqlx)?;
+                let current: Option<(String, chrono::DateTime<chrono::Utc>)> = sqlx::query_as(concat!(
+                    "select status, created_at from instances where id = $1 ",
+                    $for_update
+                ))
+                .bind(id.0)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(StoreError::from_sqlx)?;
+                let (status, created) =
+                    current.ok_or_else(|| StoreError::NotFound(format!("instance {id}")))?;
+                if !from.contains(&status.as_str()) {
+                    return Err(StoreError::Conflict(format!(
+                        "instance {id} is {status}; it cannot be {}",
+                        match change {
+                            InstanceChange::Cancel => "cancelled",
+                            InstanceChange::Pause => "paused",
+                            InstanceChange::Resume => "resumed",
+                        }
+                    )));
+                }
+                sqlx::query("update instances set status = $2, step_rev = step_rev + 1 where id = $1")
+                    .bind(id.0)
+                    .bind(to.as_str())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::from_sqlx)?;
+                match change {
+                    InstanceChange::Cancel => {
+                        let cost = (now - created).num_milliseconds().max(0);
+                        sqlx::query("update instances set ended_at = $2, cost_ms = $3 where id = $1")
+                            .bind(id.0)
+                            .bind(now)
+                            .bind(cost)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(StoreError::from_sqlx)?;
+                        sqlx::query(
+                            "update node_runs set status = 'cancelled', ended_at = $2
+                              where instance_id = $1 and status in ('running', 'waiting')",
+                        )
+                        .bind(id.0)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(StoreError::from_sqlx)?;
+                        for table in ["work_items", "join_arrivals"] {
+                            sqlx::query(&format!("delete from {table} where instance_id = $1"))
+                                .bind(id.0)
+                                .execute(&mut *tx)
+                                .await
+                                .map_err(StoreError::from_sqlx)?;
+                        }
+                    }
+                    InstanceChange::Resume => {
+                        // Leases taken before the pause need not run out first.
+                        sqlx::query(
+                            "update work_items set lease_owner = null, lease_until = null
+                              where instance_id = $1",
+                        )
+                        .bind(id.0)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(StoreError::from_sqlx)?;
+                    }
+                    InstanceChange::Pause => {}
+                }
+                let event = $crate::store::NewEvent {
+                    node_id: None,
+                    kind,
+                    data: serde_json::json!({"by": actor}),
+                };
+                Self::append_events(&mut tx, id.0, &[event], now).await?;
+                let row: $crate::store::rows::InstanceRow = sqlx::query_as(
+                    "select id, version_id, definition_key, version, status, input, context,
+                            output, error, trigger, operator, created_at, ended_at, cost_ms
+                       from instances where id = $1",
+                )
+                .bind(id.0)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(StoreError::from_sqlx)?;
+                tx.commit().await.map_err(StoreError::from_sqlx)?;
+                row.into_record()
+            }
+
             async fn complete_step(
                 &self,
                 step: $crate::store::Completion<'_>,
@@ -260,7 +357,7 @@ macro_rules! impl_instance_store {
                 // The optimistic check: only a step computed from the current state applies.
                 let bumped: Option<i32> = sqlx::query_scalar(
                     "update instances set step_rev = step_rev + 1
-                      where id = $1 and step_rev = $2 and status = 'running'
+                      where id = $1 and step_rev = $2 and status in ('running', 'paused')
                      returning step_rev",
                 )
                 .bind(instance)

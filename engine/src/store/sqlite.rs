@@ -58,5 +58,6 @@ impl_store!(
 impl_instance_store!(
     SqliteStore,
     begin: "BEGIN IMMEDIATE",
+    for_update: "",
     skip_locked: "",
 );

@@ -369,3 +369,67 @@ async fn lease_takeover(db: &TestDatabase, _backend: Backend) {
     assert_eq!(done.status, InstanceStatus::Completed);
     assert_eq!(runs(&store, id).await.len(), 4);
 }
+
+conformance!(pause_resume_and_cancel, operations);
+async fn operations(db: &TestDatabase, _backend: Backend) {
+    use engine::store::{InstanceChange, StoreError};
+    let store = open(db).await;
+    publish(&store, sizing()).await;
+    let rt = runtime(&store, 1);
+
+    let paused = start(&rt, "sizing", json!({"size": 1})).await.id;
+    let now = rt
+        .change(paused, InstanceChange::Pause, "olivia")
+        .await
+        .expect("pause");
+    assert_eq!(now.status, InstanceStatus::Paused);
+    rt.drain().await.expect("drain");
+    assert!(
+        runs(&store, paused).await.is_empty(),
+        "a paused instance runs nothing"
+    );
+    assert!(matches!(
+        rt.change(paused, InstanceChange::Pause, "olivia").await,
+        Err(StoreError::Conflict(_))
+    ));
+    rt.change(paused, InstanceChange::Resume, "olivia")
+        .await
+        .expect("resume");
+    assert_eq!(
+        finished(&rt, paused).await.status,
+        InstanceStatus::Completed
+    );
+
+    let cancelled = start(&rt, "sizing", json!({"size": 1})).await.id;
+    let now = rt
+        .change(cancelled, InstanceChange::Cancel, "olivia")
+        .await
+        .expect("cancel");
+    assert_eq!(now.status, InstanceStatus::Cancelled);
+    assert!(now.ended_at.is_some());
+    let done = finished(&rt, cancelled).await;
+    assert_eq!(done.status, InstanceStatus::Cancelled);
+    assert!(
+        runs(&store, cancelled).await.is_empty(),
+        "nothing ran after the cancel"
+    );
+    assert!(matches!(
+        rt.change(cancelled, InstanceChange::Resume, "olivia").await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        rt.change(engine::id::Id(1), InstanceChange::Cancel, "olivia")
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+    let kinds: Vec<String> = store
+        .events(paused, 0)
+        .await
+        .expect("events")
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert!(
+        kinds.contains(&"instance.paused".into()) && kinds.contains(&"instance.resumed".into())
+    );
+}

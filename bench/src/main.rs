@@ -1,0 +1,271 @@
+//! Engine benchmarks, run with `make bench` (release build). Every number in the README's
+//! Performance section comes from here.
+//!
+//! - W1: a 40-node chain of no-op script nodes; orchestration overhead per node =
+//!   instance `cost_ms` / 40 (median of the runs).
+//! - W3: 3-node workflows started back to back; node transitions per second while every instance
+//!   completes. On PostgreSQL the work is shared by two worker processes (this binary, run as
+//!   `baton-bench worker URL N`).
+//! - Beside them, the raw rate of single-row committed inserts on the same database.
+//!
+//! Usage: baton-bench [--postgres ADMIN_URL]   (the URL as printed by scripts/test-postgres)
+
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use engine::id::IdGenerator;
+use engine::instance::{InstanceStatus, Trigger};
+use engine::runtime::{Runtime, RuntimeConfig, StartRequest};
+use engine::service::DefinitionService;
+use engine::store::{self, DatabaseUrl, Store};
+use engine::testing::TestDatabase;
+use serde_json::{json, Value};
+
+const W1_RUNS: usize = 20;
+const W1_NODES: usize = 40;
+const W3_INSTANCES: usize = 2_000;
+
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("worker") {
+        let url = args.get(1).ok_or("worker URL")?;
+        let generator: u16 = args.get(2).ok_or("worker number")?.parse()?;
+        return worker(url, generator).await;
+    }
+    let postgres = match args.as_slice() {
+        [flag, url] if flag == "--postgres" => Some(url.clone()),
+        [] => None,
+        _ => return Err("usage: baton-bench [--postgres ADMIN_URL]".into()),
+    };
+
+    println!("backend,workload,value,unit");
+    let sqlite = TestDatabase::sqlite();
+    run_all("sqlite", &sqlite.url, 1).await?;
+    if let Some(admin) = postgres {
+        std::env::set_var("BATON_TEST_POSTGRES_URL", admin);
+        let db = TestDatabase::postgres().await.ok_or("no PostgreSQL")?;
+        run_all("postgres", &db.url, 2).await?;
+    }
+    Ok(())
+}
+
+async fn open(url: &str) -> Result<Arc<dyn Store>, Error> {
+    let url: DatabaseUrl = url.parse()?;
+    Ok(store::connect(&url).await?)
+}
+
+async fn run_all(backend: &str, url: &str, w3_processes: usize) -> Result<(), Error> {
+    let store = open(url).await?;
+    let per_node = w1(&store).await?;
+    println!("{backend},W1 orchestration overhead per node,{per_node:.3},ms");
+    let rate = w3(&store, url, w3_processes).await?;
+    println!(
+        "{backend},W3 node transitions ({w3_processes} worker process(es)),{rate:.0},per second"
+    );
+    let inserts = raw_inserts(url).await?;
+    println!("{backend},raw single-row committed inserts,{inserts:.0},per second");
+    store.close().await;
+    Ok(())
+}
+
+async fn publish(store: &Arc<dyn Store>, document: Value) -> Result<(), Error> {
+    let service = DefinitionService::new(store.clone(), IdGenerator::new(1000));
+    let key = document["key"].as_str().unwrap_or_default().to_string();
+    service
+        .save_draft(document, "bench")
+        .await
+        .map_err(|e| format!("{e:?}"))?;
+    service
+        .publish(&key, "bench")
+        .await
+        .map_err(|e| format!("{e:?}"))?;
+    Ok(())
+}
+
+fn chain(key: &str, scripts: usize) -> Value {
+    let mut nodes = vec![json!({"id": "start", "kind": "start"})];
+    let mut edges = Vec::new();
+    let mut previous = "start".to_string();
+    for i in 0..scripts {
+        let id = format!("s{i}");
+        nodes.push(json!({"id": id, "kind": "script", "script": "0"}));
+        edges.push(json!({"from": previous, "to": id}));
+        previous = id;
+    }
+    nodes.push(json!({"id": "end", "kind": "end"}));
+    edges.push(json!({"from": previous, "to": "end"}));
+    json!({"key": key, "name": key, "nodes": nodes, "edges": edges})
+}
+
+fn request(key: &str) -> StartRequest {
+    StartRequest {
+        definition_key: key.into(),
+        version: None,
+        input: json!({}),
+        trigger: Trigger::Api,
+        operator: "bench".into(),
+    }
+}
+
+/// Median instance cost per node of a 40-node chain (start, 38 scripts, end), one at a time.
+async fn w1(store: &Arc<dyn Store>) -> Result<f64, Error> {
+    publish(store, chain("w1", W1_NODES - 2)).await?;
+    let runtime = Runtime::new(
+        store.clone(),
+        IdGenerator::new(1),
+        "w1",
+        RuntimeConfig::default(),
+    );
+    let mut per_node = Vec::with_capacity(W1_RUNS);
+    for _ in 0..W1_RUNS {
+        let instance = runtime.start(request("w1")).await?;
+        runtime.drain().await?;
+        let done = store.instance(instance.id).await?.ok_or("instance gone")?;
+        if done.status != InstanceStatus::Completed {
+            return Err(format!("W1 instance ended {:?}", done.status).into());
+        }
+        per_node.push(done.cost_ms.unwrap_or_default() as f64 / W1_NODES as f64);
+    }
+    per_node.sort_by(f64::total_cmp);
+    Ok(per_node[per_node.len() / 2])
+}
+
+/// Starts W3_INSTANCES 3-node instances back to back while the workers run; transitions/s.
+async fn w3(store: &Arc<dyn Store>, url: &str, processes: usize) -> Result<f64, Error> {
+    publish(store, chain("w3", 1)).await?;
+    let begun = Instant::now();
+    let mut workers: Vec<Child> = Vec::new();
+    let local = if processes == 1 {
+        let runtime = Runtime::new(
+            store.clone(),
+            IdGenerator::new(2),
+            "w3",
+            RuntimeConfig::default(),
+        );
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let handle = tokio::spawn(async move {
+            runtime
+                .run_until(async {
+                    let _ = stopped.await;
+                })
+                .await
+        });
+        Some((stop, handle))
+    } else {
+        let exe = std::env::current_exe()?;
+        for n in 0..processes {
+            workers.push(
+                Command::new(&exe)
+                    .args(["worker", url, &(10 + n).to_string()])
+                    .stdin(Stdio::piped())
+                    .spawn()?,
+            );
+        }
+        None
+    };
+    let starter = Runtime::new(
+        store.clone(),
+        IdGenerator::new(3),
+        "w3-starter",
+        RuntimeConfig::default(),
+    );
+    let mut ids = Vec::with_capacity(W3_INSTANCES);
+    for _ in 0..W3_INSTANCES {
+        ids.push(starter.start(request("w3")).await?.id);
+    }
+    // Done when the last instance is; instances complete roughly in start order.
+    for id in ids.iter().rev() {
+        loop {
+            let status = store.instance(*id).await?.map(|i| i.status);
+            if status == Some(InstanceStatus::Completed) {
+                break;
+            }
+            if status.is_some_and(InstanceStatus::is_final) {
+                return Err(format!("W3 instance {id} ended {status:?}").into());
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+    let elapsed = begun.elapsed().as_secs_f64();
+    if let Some((stop, handle)) = local {
+        let _ = stop.send(());
+        handle.await?;
+    }
+    for mut worker in workers {
+        // Closing stdin tells a worker to stop.
+        drop(worker.stdin.take());
+        worker.wait()?;
+    }
+    // Three nodes per instance: start, script, end.
+    Ok((W3_INSTANCES * 3) as f64 / elapsed)
+}
+
+/// A worker process: runs the scheduler until its stdin closes.
+async fn worker(url: &str, generator: u16) -> Result<(), Error> {
+    let store = open(url).await?;
+    let runtime = Runtime::new(
+        store.clone(),
+        IdGenerator::new(generator),
+        format!("worker-{generator}"),
+        RuntimeConfig::default(),
+    );
+    let stdin_closed = tokio::task::spawn_blocking(|| {
+        let mut sink = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut sink);
+    });
+    runtime
+        .run_until(async {
+            let _ = stdin_closed.await;
+        })
+        .await;
+    store.close().await;
+    Ok(())
+}
+
+/// Single-row inserts, each its own committed transaction, for two seconds.
+async fn raw_inserts(url: &str) -> Result<f64, Error> {
+    let window = Duration::from_secs(2);
+    match url.parse::<DatabaseUrl>()? {
+        DatabaseUrl::Sqlite(options) => {
+            let pool = sqlx::SqlitePool::connect_with(
+                options
+                    .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+                    .synchronous(sqlx::sqlite::SqliteSynchronous::Normal),
+            )
+            .await?;
+            sqlx::query("create table if not exists bench_raw (id integer primary key, v text)")
+                .execute(&pool)
+                .await?;
+            let begun = Instant::now();
+            let mut n = 0u64;
+            while begun.elapsed() < window {
+                sqlx::query("insert into bench_raw (v) values ($1)")
+                    .bind("x")
+                    .execute(&pool)
+                    .await?;
+                n += 1;
+            }
+            Ok(n as f64 / begun.elapsed().as_secs_f64())
+        }
+        DatabaseUrl::Postgres(options) => {
+            let pool = sqlx::PgPool::connect_with(options).await?;
+            sqlx::query("create table if not exists bench_raw (id bigserial primary key, v text)")
+                .execute(&pool)
+                .await?;
+            let begun = Instant::now();
+            let mut n = 0u64;
+            while begun.elapsed() < window {
+                sqlx::query("insert into bench_raw (v) values ($1)")
+                    .bind("x")
+                    .execute(&pool)
+                    .await?;
+                n += 1;
+            }
+            Ok(n as f64 / begun.elapsed().as_secs_f64())
+        }
+    }
+}
