@@ -92,7 +92,11 @@ fn chain(key: &str, scripts: usize) -> Value {
     let mut previous = "start".to_string();
     for i in 0..scripts {
         let id = format!("s{i}");
-        nodes.push(json!({"id": id, "kind": "script", "script": "0"}));
+        nodes.push(if std::env::var_os("BENCH_PASSTHROUGH").is_some() {
+            json!({"id": id, "kind": "parallel"})
+        } else {
+            json!({"id": id, "kind": "script", "script": "0"})
+        });
         edges.push(json!({"from": previous, "to": id}));
         previous = id;
     }

@@ -184,10 +184,17 @@ impl Runtime {
         for item in items {
             let inner = self.inner.clone();
             running.spawn(async move {
-                let instance = item.instance_id;
-                if let Err(err) = step::process(&inner, item).await {
-                    // The item stays queued; its lease expires and it is tried again.
-                    tracing::warn!(%instance, error = %err, "step failed; it will be retried");
+                // Items handed on by a step are already leased here: run them straight away.
+                let mut pending = vec![item];
+                while let Some(item) = pending.pop() {
+                    let instance = item.instance_id;
+                    match step::process(&inner, item).await {
+                        Ok(handed) => pending.extend(handed),
+                        // The item stays queued; its lease expires and it is tried again.
+                        Err(err) => {
+                            tracing::warn!(%instance, error = %err, "step failed; it will be retried")
+                        }
+                    }
                 }
             });
         }

@@ -4,6 +4,7 @@
 
 use std::time::Instant;
 
+use chrono::Utc;
 use serde_json::{json, Value};
 
 use super::executors::NodeError;
@@ -12,17 +13,13 @@ use super::{mapping, Inner};
 use crate::definition::{Definition, Edge, JoinMode, Node, NodeKind, OnError};
 use crate::instance::{InstanceStatus, NodeRunStatus};
 use crate::store::{
-    Arrival, Completion, FinishedRun, NewEvent, NewNodeRun, NextItem, StepState, StoreError,
-    WorkItem,
+    Arrival, Completion, FinishedRun, NewEvent, NewNodeRun, NextItem, RunStart, StepState,
+    StoreError, WorkItem,
 };
 
-pub(super) async fn process(inner: &Inner, item: WorkItem) -> Result<(), StoreError> {
-    let Some(instance) = inner.store.instance(item.instance_id).await? else {
-        return Ok(());
-    };
-    let definition = inner
-        .definition(&instance.definition_key, instance.version)
-        .await?;
+/// Runs one item and returns the items handed on to this worker (leased to it already).
+pub(super) async fn process(inner: &Inner, item: WorkItem) -> Result<Vec<WorkItem>, StoreError> {
+    let definition = inner.definition(&item.definition_key, item.version).await?;
     let Some(node) = definition.node(&item.node_id) else {
         return Err(StoreError::Corrupt(format!(
             "instance {} has work for unknown node `{}`",
@@ -37,43 +34,48 @@ pub(super) async fn process(inner: &Inner, item: WorkItem) -> Result<(), StoreEr
     }
 }
 
-/// Commits `build(state)`; on `Stale` reads the state again and rebuilds.
-async fn commit<'a, F>(inner: &Inner, item: &WorkItem, mut build: F) -> Result<(), StoreError>
+/// Commits `build(state)`; on `Stale` reads the state again and rebuilds. `known` is a state
+/// already read, tried first.
+async fn commit<'a, F>(
+    inner: &Inner,
+    item: &WorkItem,
+    join: Option<&str>,
+    mut known: Option<StepState>,
+    mut build: F,
+) -> Result<Vec<WorkItem>, StoreError>
 where
     F: FnMut(&StepState) -> Option<Completion<'a>>,
 {
     loop {
-        let state = inner
-            .store
-            .step_state(item.instance_id, &item.node_id)
-            .await?;
-        if state.status != InstanceStatus::Running {
-            // Cancelled, paused or finished meanwhile: nothing to record.
-            return Ok(());
+        let state = match known.take() {
+            Some(state) => state,
+            None => inner.store.step_state(item.instance_id, join).await?,
+        };
+        if state.status.is_final() {
+            // Cancelled or finished meanwhile: nothing to record. (A paused instance still
+            // records what was already running; it only stops new work being leased.)
+            return Ok(Vec::new());
         }
         let Some(completion) = build(&state) else {
-            return Ok(());
+            return Ok(Vec::new());
         };
-        let queues = !completion.next.is_empty();
         match inner.store.complete_step(completion).await {
-            Ok(_) => {
-                if queues {
-                    inner.wake.notify_one();
-                }
-                return Ok(());
-            }
+            Ok(outcome) => return Ok(outcome.handed),
             Err(StoreError::Stale) => continue,
-            Err(StoreError::LeaseLost) => return Ok(()),
+            Err(StoreError::LeaseLost) => return Ok(Vec::new()),
             Err(other) => return Err(other),
         }
     }
 }
 
-fn base<'a>(inner: &'a Inner, item: &WorkItem, state: &StepState) -> Completion<'a> {
+fn base<'a>(inner: &'a Inner, item: &'a WorkItem, state: &StepState) -> Completion<'a> {
     Completion {
         instance_id: item.instance_id,
+        definition_key: &item.definition_key,
+        version: item.version,
         item: item.id,
         lease_owner: &inner.owner,
+        lease_ms: inner.config.lease.as_millis() as i64,
         expected_rev: state.rev,
         run: None,
         context: None,
@@ -93,12 +95,12 @@ async fn arrive(
     node: &Node,
     from: &str,
     incoming: usize,
-) -> Result<(), StoreError> {
+) -> Result<Vec<WorkItem>, StoreError> {
     let mode = match node.kind {
         NodeKind::Join { join } => join,
         _ => JoinMode::All,
     };
-    commit(inner, item, |state| {
+    commit(inner, item, Some(&node.id), None, |state| {
         let mut c = base(inner, item, state);
         let arrived = state.arrivals.len() + 1;
         let any_live_before = state.arrivals.iter().any(|(_, live)| *live);
@@ -136,13 +138,13 @@ async fn skip(
     item: &WorkItem,
     definition: &Definition,
     node: &Node,
-) -> Result<(), StoreError> {
+) -> Result<Vec<WorkItem>, StoreError> {
     let outgoing: Vec<&Edge> = definition
         .edges
         .iter()
         .filter(|e| e.from == node.id)
         .collect();
-    commit(inner, item, |state| {
+    commit(inner, item, None, None, |state| {
         let mut c = base(inner, item, state);
         c.next = outgoing
             .iter()
@@ -169,24 +171,31 @@ async fn run(
     item: &WorkItem,
     definition: &Definition,
     node: &Node,
-) -> Result<(), StoreError> {
-    let state = inner.store.step_state(item.instance_id, &node.id).await?;
+) -> Result<Vec<WorkItem>, StoreError> {
+    let state = inner.store.step_state(item.instance_id, None).await?;
     if state.status != InstanceStatus::Running {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let run_id = inner.next_id();
+    let started_at = Utc::now();
     let started = Instant::now();
     let input = node_input(node, &state.context);
-    inner
-        .store
-        .begin_node_run(NewNodeRun {
-            id: run_id,
-            instance_id: item.instance_id,
-            node_id: &node.id,
-            attempt: 1,
-            input: input.as_ref().unwrap_or(&Value::Null),
-        })
-        .await?;
+    let recorded_input = input.as_ref().cloned().unwrap_or(Value::Null);
+    // A node that reaches outside is recorded as started before it runs, so a crash mid-call
+    // leaves a trace; one that only computes is recorded whole when it finishes.
+    let start_first = reaches_outside(&node.kind);
+    if start_first {
+        inner
+            .store
+            .begin_node_run(NewNodeRun {
+                id: run_id,
+                instance_id: item.instance_id,
+                node_id: &node.id,
+                attempt: 1,
+                input: &recorded_input,
+            })
+            .await?;
+    }
     let result = match input {
         Ok(input) => execute(inner, node, input).await,
         Err(e) => Err(e),
@@ -198,10 +207,18 @@ async fn run(
         .filter(|e| e.from == node.id)
         .collect();
 
-    // Planned afresh from each state the commit sees; the node itself is not run again.
-    commit(inner, item, |state| {
+    // Planned afresh from each state the commit sees; the node itself is not run again. The
+    // state read before running is tried first: usually nothing else happened meanwhile.
+    commit(inner, item, None, Some(state), |state| {
         let plan = plan(node, &outgoing, &result, &state.context);
         let mut c = base(inner, item, state);
+        if !start_first {
+            c.events.push(NewEvent {
+                node_id: Some(node.id.clone()),
+                kind: "node.started",
+                data: json!({"run": run_id, "attempt": 1}),
+            });
+        }
         c.events.push(NewEvent {
             node_id: Some(node.id.clone()),
             kind: if plan.status == NodeRunStatus::Completed {
@@ -213,6 +230,12 @@ async fn run(
         });
         c.run = Some(FinishedRun {
             id: run_id,
+            started: (!start_first).then(|| RunStart {
+                node_id: node.id.clone(),
+                attempt: 1,
+                input: recorded_input.clone(),
+                started_at,
+            }),
             status: plan.status,
             output: plan.output,
             error: plan.error,
@@ -234,6 +257,19 @@ async fn run(
         Some(c)
     })
     .await
+}
+
+/// Kinds whose work has effects outside Baton (or waits on them).
+fn reaches_outside(kind: &NodeKind) -> bool {
+    !matches!(
+        kind,
+        NodeKind::Start
+            | NodeKind::End
+            | NodeKind::Condition
+            | NodeKind::Parallel
+            | NodeKind::Join { .. }
+            | NodeKind::Script { .. }
+    )
 }
 
 /// The node's input: its input mappings applied to the context, or the whole context.

@@ -29,8 +29,8 @@ pub trait InstanceStore: Send + Sync {
         lease_ms: i64,
     ) -> Result<Vec<WorkItem>, StoreError>;
 
-    /// What a step is computed from: the instance's state and the arrivals at `node`.
-    async fn step_state(&self, instance: Id, node: &str) -> Result<StepState, StoreError>;
+    /// What a step is computed from: the instance's state and, for a join, the arrivals at it.
+    async fn step_state(&self, instance: Id, join: Option<&str>) -> Result<StepState, StoreError>;
 
     /// Records that a node started running (a node run and a `node.started` event).
     async fn begin_node_run(&self, run: NewNodeRun<'_>) -> Result<(), StoreError>;
@@ -47,7 +47,9 @@ pub trait InstanceStore: Send + Sync {
     /// Applies a finished step in one transaction. `Stale` when the instance moved on since
     /// `expected_rev` (recompute from a fresh `step_state`); `LeaseLost` when the work item is no
     /// longer this worker's (another took it over): nothing is written in either case.
-    async fn complete_step(&self, step: Completion<'_>) -> Result<InstanceStatus, StoreError>;
+    /// The queued next items come back already leased to this worker while the instance runs,
+    /// so it goes on with them without another trip to the queue.
+    async fn complete_step(&self, step: Completion<'_>) -> Result<StepOutcome, StoreError>;
 }
 
 /// An operator's change to a whole instance.
@@ -99,6 +101,16 @@ pub struct WorkItem {
     pub from_node: Option<String>,
     /// `false`: the edge was not taken; the node is skipped and the skip passes on.
     pub live: bool,
+    /// The instance's definition and version, so a worker needs no extra read to find the node.
+    pub definition_key: String,
+    pub version: i32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepOutcome {
+    pub status: InstanceStatus,
+    /// Next items handed to this worker (leased to it); empty when the instance is not running.
+    pub handed: Vec<WorkItem>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -122,10 +134,21 @@ pub struct NewNodeRun<'a> {
 #[derive(Debug, Clone)]
 pub struct FinishedRun {
     pub id: Id,
+    /// Set when the run was not recorded by `begin_node_run` (nodes without outside effects):
+    /// the run is then written whole, here.
+    pub started: Option<RunStart>,
     pub status: NodeRunStatus,
     pub output: Option<Value>,
     pub error: Option<Value>,
     pub cost_ms: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct RunStart {
+    pub node_id: String,
+    pub attempt: i32,
+    pub input: Value,
+    pub started_at: chrono::DateTime<chrono::Utc>,
 }
 
 #[derive(Debug, Clone)]
@@ -160,8 +183,13 @@ pub enum Arrival<'a> {
 #[derive(Debug, Clone)]
 pub struct Completion<'a> {
     pub instance_id: Id,
+    /// The instance's definition and version, carried onto the items handed back.
+    pub definition_key: &'a str,
+    pub version: i32,
     pub item: Id,
     pub lease_owner: &'a str,
+    /// How long the handed-over next items stay leased to this worker.
+    pub lease_ms: i64,
     pub expected_rev: i32,
     pub run: Option<FinishedRun>,
     /// The new context, when the step changed it.

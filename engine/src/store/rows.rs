@@ -249,6 +249,8 @@ pub(crate) struct WorkItemRow {
     pub node_id: String,
     pub from_node: Option<String>,
     pub live: bool,
+    pub definition_key: String,
+    pub version: i32,
 }
 
 impl WorkItemRow {
@@ -259,6 +261,8 @@ impl WorkItemRow {
             node_id: self.node_id,
             from_node: self.from_node,
             live: self.live,
+            definition_key: self.definition_key,
+            version: self.version,
         }
     }
 }

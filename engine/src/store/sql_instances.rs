@@ -31,21 +31,23 @@ macro_rules! impl_instance_store {
                 .await
                 .map_err(StoreError::from_sqlx)?;
                 let first = last - events.len() as i32 + 1;
-                for (offset, event) in events.iter().enumerate() {
-                    sqlx::query(
-                        "insert into events (instance_id, seq, node_id, kind, data, at)
-                         values ($1, $2, $3, $4, $5, $6)",
-                    )
-                    .bind(instance)
-                    .bind(first + offset as i32)
-                    .bind(event.node_id.as_deref())
-                    .bind(event.kind)
-                    .bind(sqlx::types::Json(&event.data))
-                    .bind(at)
+                // One statement for all of them.
+                let mut insert = sqlx::QueryBuilder::new(
+                    "insert into events (instance_id, seq, node_id, kind, data, at) ",
+                );
+                insert.push_values(events.iter().enumerate(), |mut row, (offset, event)| {
+                    row.push_bind(instance)
+                        .push_bind(first + offset as i32)
+                        .push_bind(event.node_id.clone())
+                        .push_bind(event.kind)
+                        .push_bind(sqlx::types::Json(event.data.clone()))
+                        .push_bind(at);
+                });
+                insert
+                    .build()
                     .execute(&mut **tx)
                     .await
                     .map_err(StoreError::from_sqlx)?;
-                }
                 Ok(())
             }
         }
@@ -173,7 +175,11 @@ macro_rules! impl_instance_store {
                                     order by due_at, id limit $4 ",
                     $skip_locked,
                     ")
-                     returning id, instance_id, node_id, from_node, live"
+                     returning id, instance_id, node_id, from_node, live,
+                               (select definition_key from instances i
+                                 where i.id = work_items.instance_id) as definition_key,
+                               (select version from instances i
+                                 where i.id = work_items.instance_id) as version"
                 ))
                 .bind(owner)
                 .bind(until)
@@ -191,7 +197,7 @@ macro_rules! impl_instance_store {
             async fn step_state(
                 &self,
                 instance: $crate::id::Id,
-                node: &str,
+                join: Option<&str>,
             ) -> Result<$crate::store::StepState, $crate::store::StoreError> {
                 use $crate::store::StoreError;
                 let row: Option<(String, sqlx::types::Json<serde_json::Value>, i32)> =
@@ -202,15 +208,18 @@ macro_rules! impl_instance_store {
                         .map_err(StoreError::from_sqlx)?;
                 let (status, context, rev) =
                     row.ok_or_else(|| StoreError::NotFound(format!("instance {instance}")))?;
-                let arrivals: Vec<(String, bool)> = sqlx::query_as(
-                    "select from_node, live from join_arrivals
-                      where instance_id = $1 and node_id = $2 order by from_node",
-                )
-                .bind(instance.0)
-                .bind(node)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(StoreError::from_sqlx)?;
+                let arrivals: Vec<(String, bool)> = match join {
+                    None => Vec::new(),
+                    Some(node) => sqlx::query_as(
+                        "select from_node, live from join_arrivals
+                          where instance_id = $1 and node_id = $2 order by from_node",
+                    )
+                    .bind(instance.0)
+                    .bind(node)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(StoreError::from_sqlx)?,
+                };
                 Ok($crate::store::StepState {
                     status: $crate::instance::InstanceStatus::parse(&status)
                         .ok_or_else(|| StoreError::Corrupt(format!("instance status `{status}`")))?,
@@ -347,7 +356,7 @@ macro_rules! impl_instance_store {
             async fn complete_step(
                 &self,
                 step: $crate::store::Completion<'_>,
-            ) -> Result<$crate::instance::InstanceStatus, $crate::store::StoreError> {
+            ) -> Result<$crate::store::StepOutcome, $crate::store::StoreError> {
                 use $crate::instance::InstanceStatus;
                 use $crate::store::{Arrival, StoreError};
                 let now = $crate::store::rows::now();
@@ -355,19 +364,23 @@ macro_rules! impl_instance_store {
                 let mut tx = self.pool.begin_with($begin).await.map_err(StoreError::from_sqlx)?;
 
                 // The optimistic check: only a step computed from the current state applies.
-                let bumped: Option<i32> = sqlx::query_scalar(
-                    "update instances set step_rev = step_rev + 1
+                // The context is written here too when the step changed it.
+                let bumped: Option<String> = sqlx::query_scalar(
+                    "update instances set step_rev = step_rev + 1, context = coalesce($3, context)
                       where id = $1 and step_rev = $2 and status in ('running', 'paused')
-                     returning step_rev",
+                     returning status",
                 )
                 .bind(instance)
                 .bind(step.expected_rev)
+                .bind(step.context.as_ref().map(sqlx::types::Json))
                 .fetch_optional(&mut *tx)
                 .await
                 .map_err(StoreError::from_sqlx)?;
-                if bumped.is_none() {
+                let Some(current) = bumped else {
                     return Err(StoreError::Stale);
-                }
+                };
+                // Next items go to this worker only while the instance runs (not when paused).
+                let hand_off = current == "running";
                 let removed = sqlx::query("delete from work_items where id = $1 and lease_owner = $2")
                     .bind(step.item.0)
                     .bind(step.lease_owner)
@@ -377,29 +390,46 @@ macro_rules! impl_instance_store {
                 if removed.rows_affected() == 0 {
                     return Err(StoreError::LeaseLost);
                 }
-                if let Some(run) = &step.run {
-                    sqlx::query(
-                        "update node_runs set status = $2, output = $3, error = $4,
-                                ended_at = $5, cost_ms = $6
-                          where id = $1",
-                    )
-                    .bind(run.id.0)
-                    .bind(run.status.as_str())
-                    .bind(run.output.as_ref().map(sqlx::types::Json))
-                    .bind(run.error.as_ref().map(sqlx::types::Json))
-                    .bind(now)
-                    .bind(run.cost_ms)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(StoreError::from_sqlx)?;
-                }
-                if let Some(context) = &step.context {
-                    sqlx::query("update instances set context = $2 where id = $1")
+                match &step.run {
+                    Some(run) if run.started.is_some() => {
+                        let started = run.started.as_ref().ok_or(StoreError::Stale)?;
+                        sqlx::query(
+                            "insert into node_runs (id, instance_id, node_id, attempt, status, input,
+                                                    output, error, started_at, ended_at, cost_ms)
+                             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                        )
+                        .bind(run.id.0)
                         .bind(instance)
-                        .bind(sqlx::types::Json(context))
+                        .bind(&started.node_id)
+                        .bind(started.attempt)
+                        .bind(run.status.as_str())
+                        .bind(sqlx::types::Json(&started.input))
+                        .bind(run.output.as_ref().map(sqlx::types::Json))
+                        .bind(run.error.as_ref().map(sqlx::types::Json))
+                        .bind(started.started_at)
+                        .bind(now)
+                        .bind(run.cost_ms)
                         .execute(&mut *tx)
                         .await
                         .map_err(StoreError::from_sqlx)?;
+                    }
+                    Some(run) => {
+                        sqlx::query(
+                            "update node_runs set status = $2, output = $3, error = $4,
+                                    ended_at = $5, cost_ms = $6
+                              where id = $1",
+                        )
+                        .bind(run.id.0)
+                        .bind(run.status.as_str())
+                        .bind(run.output.as_ref().map(sqlx::types::Json))
+                        .bind(run.error.as_ref().map(sqlx::types::Json))
+                        .bind(now)
+                        .bind(run.cost_ms)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(StoreError::from_sqlx)?;
+                    }
+                    None => {}
                 }
                 match &step.arrival {
                     Some(Arrival::Record { node, from, live }) => {
@@ -427,10 +457,13 @@ macro_rules! impl_instance_store {
                     }
                     None => {}
                 }
+                let lease_until = now + chrono::Duration::milliseconds(step.lease_ms);
                 for next in &step.next {
                     sqlx::query(
-                        "insert into work_items (id, instance_id, node_id, from_node, live, due_at)
-                         values ($1, $2, $3, $4, $5, $6)",
+                        "insert into work_items
+                             (id, instance_id, node_id, from_node, live, due_at, lease_owner,
+                              lease_until)
+                         values ($1, $2, $3, $4, $5, $6, $7, $8)",
                     )
                     .bind(next.id.0)
                     .bind(instance)
@@ -438,6 +471,8 @@ macro_rules! impl_instance_store {
                     .bind(&next.from_node)
                     .bind(next.live)
                     .bind(now)
+                    .bind(hand_off.then_some(step.lease_owner))
+                    .bind(hand_off.then_some(lease_until))
                     .execute(&mut *tx)
                     .await
                     .map_err(StoreError::from_sqlx)?;
@@ -452,12 +487,16 @@ macro_rules! impl_instance_store {
                 }
 
                 // The instance ends when it fails, or when no work is left.
-                let remaining: i64 =
+                // Work was just queued, so some remains; else count what other branches hold.
+                let remaining: i64 = if !step.next.is_empty() {
+                    step.next.len() as i64
+                } else {
                     sqlx::query_scalar("select count(*) from work_items where instance_id = $1")
                         .bind(instance)
                         .fetch_one(&mut *tx)
                         .await
-                        .map_err(StoreError::from_sqlx)?;
+                        .map_err(StoreError::from_sqlx)?
+                };
                 let status = match (&step.fail, remaining) {
                     (Some(_), _) => InstanceStatus::Failed,
                     (None, 0) => InstanceStatus::Completed,
@@ -503,7 +542,23 @@ macro_rules! impl_instance_store {
                 }
                 Self::append_events(&mut tx, instance, &events, now).await?;
                 tx.commit().await.map_err(StoreError::from_sqlx)?;
-                Ok(status)
+                let handed = if hand_off && status == InstanceStatus::Running {
+                    step.next
+                        .iter()
+                        .map(|next| $crate::store::WorkItem {
+                            id: next.id,
+                            instance_id: step.instance_id,
+                            node_id: next.node_id.clone(),
+                            from_node: next.from_node.clone(),
+                            live: next.live,
+                            definition_key: step.definition_key.to_string(),
+                            version: step.version,
+                        })
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                Ok($crate::store::StepOutcome { status, handed })
             }
         }
     };

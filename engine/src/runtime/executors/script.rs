@@ -2,6 +2,10 @@
 //! operations, the sizes of strings, lists and maps, the call depth and the wall time, and runs
 //! the script off the async workers.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -27,46 +31,114 @@ impl Default for ScriptExecutor {
     }
 }
 
-impl ScriptExecutor {
-    fn engine(&self) -> rhai::Engine {
+/// A configured engine and compiled scripts, kept per worker thread: building an engine with its
+/// packages costs more than running a small script.
+struct Sandbox {
+    limits: (u64, usize),
+    engine: rhai::Engine,
+    /// Start of this sandbox's clock, and the current run's deadline on it (nanoseconds).
+    clock: Instant,
+    deadline: Arc<AtomicU64>,
+    compiled: HashMap<String, rhai::AST>,
+}
+
+/// Compiled scripts kept per thread before the cache starts over.
+const MAX_COMPILED: usize = 256;
+
+thread_local! {
+    static SANDBOX: RefCell<Option<Sandbox>> = const { RefCell::new(None) };
+}
+
+impl Sandbox {
+    fn new(limits: (u64, usize)) -> Self {
+        let (max_operations, max_size) = limits;
         let mut engine = rhai::Engine::new();
-        engine.set_max_operations(self.max_operations);
-        engine.set_max_string_size(self.max_size);
-        engine.set_max_array_size(self.max_size / 10);
-        engine.set_max_map_size(self.max_size / 10);
+        engine.set_max_operations(max_operations);
+        engine.set_max_string_size(max_size);
+        engine.set_max_array_size(max_size / 10);
+        engine.set_max_map_size(max_size / 10);
         engine.set_max_call_levels(64);
         engine.set_max_expr_depths(128, 64);
         engine.on_print(|_| {});
         engine.on_debug(|_, _, _| {});
-        let started = Instant::now();
-        let wall_time = self.wall_time;
-        engine.on_progress(move |_| (started.elapsed() > wall_time).then_some(rhai::Dynamic::UNIT));
-        engine
+        let clock = Instant::now();
+        let deadline = Arc::new(AtomicU64::new(u64::MAX));
+        let watch = deadline.clone();
+        engine.on_progress(move |_| {
+            let now = clock.elapsed().as_nanos() as u64;
+            (now > watch.load(Ordering::Relaxed)).then_some(rhai::Dynamic::UNIT)
+        });
+        Self {
+            limits,
+            engine,
+            clock,
+            deadline,
+            compiled: HashMap::new(),
+        }
     }
+}
 
+impl ScriptExecutor {
     /// Runs `script` with `input` bound; its last expression is the output.
     pub fn run(&self, script: &str, input: Value) -> Result<Value, NodeError> {
-        let engine = self.engine();
+        let limits = (self.max_operations, self.max_size);
+        SANDBOX.with(|cell| {
+            let mut slot = cell.borrow_mut();
+            if slot.as_ref().is_none_or(|s| s.limits != limits) {
+                *slot = Some(Sandbox::new(limits));
+            }
+            match slot.as_mut() {
+                Some(sandbox) => self.run_in(sandbox, script, input),
+                None => Err(NodeError::new("script_error", "no script engine")),
+            }
+        })
+    }
+
+    fn run_in(
+        &self,
+        sandbox: &mut Sandbox,
+        script: &str,
+        input: Value,
+    ) -> Result<Value, NodeError> {
+        if !sandbox.compiled.contains_key(script) {
+            let ast = sandbox
+                .engine
+                .compile(script)
+                .map_err(|e| NodeError::new("script_error", e.to_string()))?;
+            if sandbox.compiled.len() >= MAX_COMPILED {
+                sandbox.compiled.clear();
+            }
+            sandbox.compiled.insert(script.to_string(), ast);
+        }
+        let Some(ast) = sandbox.compiled.get(script) else {
+            return Err(NodeError::new("script_error", "compiled script missing"));
+        };
         let mut scope = rhai::Scope::new();
         let input = rhai::serde::to_dynamic(input)
             .map_err(|e| NodeError::new("script_input", e.to_string()))?;
         scope.push_dynamic("input", input);
-        let result = engine
-            .eval_with_scope::<rhai::Dynamic>(&mut scope, script)
-            .map_err(|e| match *e {
-                rhai::EvalAltResult::ErrorTerminated(..) => NodeError::new(
-                    "script_timeout",
-                    format!("the script ran longer than {:?}", self.wall_time),
+        let deadline = sandbox.clock.elapsed() + self.wall_time;
+        sandbox
+            .deadline
+            .store(deadline.as_nanos() as u64, Ordering::Relaxed);
+        let result = sandbox
+            .engine
+            .eval_ast_with_scope::<rhai::Dynamic>(&mut scope, ast);
+        sandbox.deadline.store(u64::MAX, Ordering::Relaxed);
+        let result = result.map_err(|e| match *e {
+            rhai::EvalAltResult::ErrorTerminated(..) => NodeError::new(
+                "script_timeout",
+                format!("the script ran longer than {:?}", self.wall_time),
+            ),
+            rhai::EvalAltResult::ErrorTooManyOperations(..) => NodeError::new(
+                "script_limit",
+                format!(
+                    "the script ran more than {} operations",
+                    self.max_operations
                 ),
-                rhai::EvalAltResult::ErrorTooManyOperations(..) => NodeError::new(
-                    "script_limit",
-                    format!(
-                        "the script ran more than {} operations",
-                        self.max_operations
-                    ),
-                ),
-                other => NodeError::new("script_error", other.to_string()),
-            })?;
+            ),
+            other => NodeError::new("script_error", other.to_string()),
+        })?;
         rhai::serde::from_dynamic(&result)
             .map_err(|e| NodeError::new("script_output", e.to_string()))
     }
