@@ -232,44 +232,37 @@ async fn worker(url: &str, generator: u16) -> Result<(), Error> {
 
 /// Single-row inserts, each its own committed transaction, for two seconds.
 async fn raw_inserts(url: &str) -> Result<f64, Error> {
-    let window = Duration::from_secs(2);
+    // The same loop on either driver's pool (sqlx's executors are per driver).
+    macro_rules! measure {
+        ($pool:expr, $create:literal) => {{
+            let pool = $pool;
+            sqlx::query($create).execute(&pool).await?;
+            let window = Duration::from_secs(2);
+            let begun = Instant::now();
+            let mut n = 0u64;
+            while begun.elapsed() < window {
+                sqlx::query("insert into bench_raw (v) values ($1)")
+                    .bind("x")
+                    .execute(&pool)
+                    .await?;
+                n += 1;
+            }
+            Ok(n as f64 / begun.elapsed().as_secs_f64())
+        }};
+    }
     match url.parse::<DatabaseUrl>()? {
-        DatabaseUrl::Sqlite(options) => {
-            let pool = sqlx::SqlitePool::connect_with(
+        DatabaseUrl::Sqlite(options) => measure!(
+            sqlx::SqlitePool::connect_with(
                 options
                     .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
                     .synchronous(sqlx::sqlite::SqliteSynchronous::Normal),
             )
-            .await?;
-            sqlx::query("create table if not exists bench_raw (id integer primary key, v text)")
-                .execute(&pool)
-                .await?;
-            let begun = Instant::now();
-            let mut n = 0u64;
-            while begun.elapsed() < window {
-                sqlx::query("insert into bench_raw (v) values ($1)")
-                    .bind("x")
-                    .execute(&pool)
-                    .await?;
-                n += 1;
-            }
-            Ok(n as f64 / begun.elapsed().as_secs_f64())
-        }
-        DatabaseUrl::Postgres(options) => {
-            let pool = sqlx::PgPool::connect_with(options).await?;
-            sqlx::query("create table if not exists bench_raw (id bigserial primary key, v text)")
-                .execute(&pool)
-                .await?;
-            let begun = Instant::now();
-            let mut n = 0u64;
-            while begun.elapsed() < window {
-                sqlx::query("insert into bench_raw (v) values ($1)")
-                    .bind("x")
-                    .execute(&pool)
-                    .await?;
-                n += 1;
-            }
-            Ok(n as f64 / begun.elapsed().as_secs_f64())
-        }
+            .await?,
+            "create table if not exists bench_raw (id integer primary key, v text)"
+        ),
+        DatabaseUrl::Postgres(options) => measure!(
+            sqlx::PgPool::connect_with(options).await?,
+            "create table if not exists bench_raw (id bigserial primary key, v text)"
+        ),
     }
 }
