@@ -64,6 +64,8 @@ create table work_items (
     -- 0 when the edge that led here was not taken: the node is skipped and the skip passes on,
     -- so a join downstream still hears from every branch
     live integer not null,
+    -- which attempt of the node this activation is (retries queue attempt + 1)
+    attempt integer not null default 1,
     due_at text not null,
     lease_owner text,
     lease_until text

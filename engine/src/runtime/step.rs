@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use super::executors::NodeError;
 use super::route::{route, Outcome};
 use super::{mapping, Inner};
-use crate::definition::{Definition, Edge, JoinMode, Node, NodeKind, OnError};
+use crate::definition::{Definition, Edge, JoinMode, Node, NodeKind, OnError, Retry};
 use crate::instance::{InstanceStatus, NodeRunStatus};
 use crate::store::{
     Arrival, Completion, FinishedRun, NewEvent, NewNodeRun, NextItem, RunStart, StepState,
@@ -125,6 +125,8 @@ async fn arrive(
                 node_id: node.id.clone(),
                 from_node: None,
                 live,
+                attempt: 1,
+                delay_ms: 0,
             });
         }
         Some(c)
@@ -153,6 +155,8 @@ async fn skip(
                 node_id: e.to.clone(),
                 from_node: Some(node.id.clone()),
                 live: false,
+                attempt: 1,
+                delay_ms: 0,
             })
             .collect();
         c.events.push(NewEvent {
@@ -191,7 +195,7 @@ async fn run(
                 id: run_id,
                 instance_id: item.instance_id,
                 node_id: &node.id,
-                attempt: 1,
+                attempt: item.attempt,
                 input: &recorded_input,
             })
             .await?;
@@ -207,16 +211,35 @@ async fn run(
         .filter(|e| e.from == node.id)
         .collect();
 
+    // A failure with attempts left is retried after its backoff, before on_error applies.
+    let retry_in = match (&result, &node.retry) {
+        (Err(_), Some(retry)) if item.attempt < retry.max_attempts as i32 => {
+            Some(backoff_ms(retry, item.attempt))
+        }
+        _ => None,
+    };
+
     // Planned afresh from each state the commit sees; the node itself is not run again. The
     // state read before running is tried first: usually nothing else happened meanwhile.
     commit(inner, item, None, Some(state), |state| {
-        let plan = plan(node, &outgoing, &result, &state.context);
+        let mut plan = plan(node, &outgoing, &result, &state.context);
+        if retry_in.is_some() {
+            plan = Plan {
+                status: NodeRunStatus::Failed,
+                output: None,
+                error: plan.error,
+                context: None,
+                instance_output: None,
+                route: Vec::new(),
+                fail: None,
+            };
+        }
         let mut c = base(inner, item, state);
         if !start_first {
             c.events.push(NewEvent {
                 node_id: Some(node.id.clone()),
                 kind: "node.started",
-                data: json!({"run": run_id, "attempt": 1}),
+                data: json!({"run": run_id, "attempt": item.attempt}),
             });
         }
         c.events.push(NewEvent {
@@ -232,7 +255,7 @@ async fn run(
             id: run_id,
             started: (!start_first).then(|| RunStart {
                 node_id: node.id.clone(),
-                attempt: 1,
+                attempt: item.attempt,
                 input: recorded_input.clone(),
                 started_at,
             }),
@@ -249,14 +272,45 @@ async fn run(
                 node_id: to,
                 from_node: Some(node.id.clone()),
                 live,
+                attempt: 1,
+                delay_ms: 0,
             })
             .collect();
+        if let Some(delay_ms) = retry_in {
+            c.events.push(NewEvent {
+                node_id: Some(node.id.clone()),
+                kind: "node.retrying",
+                data: json!({"attempt": item.attempt + 1, "delay_ms": delay_ms}),
+            });
+            c.next.push(NextItem {
+                id: inner.next_id(),
+                node_id: node.id.clone(),
+                // The retry runs the node itself, even where it is a join.
+                from_node: None,
+                live: true,
+                attempt: item.attempt + 1,
+                delay_ms,
+            });
+        }
         c.context = plan.context;
         c.output = plan.instance_output;
         c.fail = plan.fail;
         Some(c)
     })
     .await
+}
+
+/// The wait before attempt `attempt + 1`: initial × factor^(attempt − 1), at most
+/// `max_interval` (one hour when unset).
+fn backoff_ms(retry: &Retry, attempt: i32) -> i64 {
+    let initial = retry.initial_interval.as_millis() as f64;
+    let cap = retry
+        .max_interval
+        .map_or(3_600_000.0, |d| d.as_millis() as f64);
+    let exponent = (attempt - 1).clamp(0, 64);
+    (initial * retry.backoff_factor.powi(exponent))
+        .min(cap)
+        .max(0.0) as i64
 }
 
 /// Kinds whose work has effects outside Baton (or waits on them).
@@ -385,5 +439,23 @@ fn plan(
         instance_output,
         route,
         fail: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::backoff_ms;
+    use crate::definition::{Duration, Retry};
+
+    #[test]
+    fn backoff_grows_by_its_factor_up_to_the_cap() {
+        let retry = Retry {
+            max_attempts: 10,
+            initial_interval: Duration::from_millis(100),
+            backoff_factor: 2.0,
+            max_interval: Some(Duration::from_millis(1_000)),
+        };
+        let waits: Vec<i64> = (1..=6).map(|a| backoff_ms(&retry, a)).collect();
+        assert_eq!(waits, vec![100, 200, 400, 800, 1_000, 1_000]);
     }
 }

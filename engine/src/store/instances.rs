@@ -101,6 +101,8 @@ pub struct WorkItem {
     pub from_node: Option<String>,
     /// `false`: the edge was not taken; the node is skipped and the skip passes on.
     pub live: bool,
+    /// Which attempt of the node this is (1 unless a retry queued it).
+    pub attempt: i32,
     /// The instance's definition and version, so a worker needs no extra read to find the node.
     pub definition_key: String,
     pub version: i32,
@@ -158,6 +160,10 @@ pub struct NextItem {
     /// `None` when a join fires: the item then runs the node itself.
     pub from_node: Option<String>,
     pub live: bool,
+    pub attempt: i32,
+    /// Due this much later (a retry's backoff); due at once when zero. Delayed items are not
+    /// handed to the worker: they wait in the queue.
+    pub delay_ms: i64,
 }
 
 #[derive(Debug, Clone)]

@@ -249,6 +249,7 @@ pub(crate) struct WorkItemRow {
     pub node_id: String,
     pub from_node: Option<String>,
     pub live: bool,
+    pub attempt: i32,
     pub definition_key: String,
     pub version: i32,
 }
@@ -261,6 +262,7 @@ impl WorkItemRow {
             node_id: self.node_id,
             from_node: self.from_node,
             live: self.live,
+            attempt: self.attempt,
             definition_key: self.definition_key,
             version: self.version,
         }

@@ -175,7 +175,7 @@ macro_rules! impl_instance_store {
                                     order by due_at, id limit $4 ",
                     $skip_locked,
                     ")
-                     returning id, instance_id, node_id, from_node, live,
+                     returning id, instance_id, node_id, from_node, live, attempt,
                                (select definition_key from instances i
                                  where i.id = work_items.instance_id) as definition_key,
                                (select version from instances i
@@ -459,20 +459,22 @@ macro_rules! impl_instance_store {
                 }
                 let lease_until = now + chrono::Duration::milliseconds(step.lease_ms);
                 for next in &step.next {
+                    let handed = hand_off && next.delay_ms == 0;
                     sqlx::query(
                         "insert into work_items
-                             (id, instance_id, node_id, from_node, live, due_at, lease_owner,
-                              lease_until)
-                         values ($1, $2, $3, $4, $5, $6, $7, $8)",
+                             (id, instance_id, node_id, from_node, live, attempt, due_at,
+                              lease_owner, lease_until)
+                         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                     )
                     .bind(next.id.0)
                     .bind(instance)
                     .bind(&next.node_id)
                     .bind(&next.from_node)
                     .bind(next.live)
-                    .bind(now)
-                    .bind(hand_off.then_some(step.lease_owner))
-                    .bind(hand_off.then_some(lease_until))
+                    .bind(next.attempt)
+                    .bind(now + chrono::Duration::milliseconds(next.delay_ms))
+                    .bind(handed.then_some(step.lease_owner))
+                    .bind(handed.then_some(lease_until))
                     .execute(&mut *tx)
                     .await
                     .map_err(StoreError::from_sqlx)?;
@@ -545,12 +547,14 @@ macro_rules! impl_instance_store {
                 let handed = if hand_off && status == InstanceStatus::Running {
                     step.next
                         .iter()
+                        .filter(|next| next.delay_ms == 0)
                         .map(|next| $crate::store::WorkItem {
                             id: next.id,
                             instance_id: step.instance_id,
                             node_id: next.node_id.clone(),
                             from_node: next.from_node.clone(),
                             live: next.live,
+                            attempt: next.attempt,
                             definition_key: step.definition_key.to_string(),
                             version: step.version,
                         })

@@ -433,3 +433,73 @@ async fn operations(db: &TestDatabase, _backend: Backend) {
         kinds.contains(&"instance.paused".into()) && kinds.contains(&"instance.resumed".into())
     );
 }
+
+conformance!(failed_nodes_are_retried_with_backoff, retries);
+async fn retries(db: &TestDatabase, _backend: Backend) {
+    let store = open(db).await;
+    publish(
+        &store,
+        json!({
+            "key": "flaky", "name": "Flaky",
+            "nodes": [
+                {"id": "start", "kind": "start"},
+                {"id": "boom", "kind": "script", "script": "throw \"down\"",
+                 "retry": {"max_attempts": 3, "initial_interval": "40ms", "backoff_factor": 2.0}},
+                {"id": "end", "kind": "end"}
+            ],
+            "edges": [{"from": "start", "to": "boom"}, {"from": "boom", "to": "end"}]
+        }),
+    )
+    .await;
+    let rt = runtime(&store, 1);
+    let id = start(&rt, "flaky", json!({})).await.id;
+
+    // Retries wait in the queue until due: keep draining until the instance ends.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let done = loop {
+        rt.drain().await.expect("drain");
+        let now = store.instance(id).await.expect("read").expect("exists");
+        if now.status.is_final() {
+            break now;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still {:?}",
+            now.status
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    };
+    assert_eq!(
+        done.status,
+        InstanceStatus::Failed,
+        "on_error fail after the last attempt"
+    );
+
+    let attempts: Vec<_> = store
+        .node_runs(id)
+        .await
+        .expect("runs")
+        .into_iter()
+        .filter(|r| r.node_id == "boom")
+        .collect();
+    let numbers: Vec<i32> = attempts.iter().map(|r| r.attempt).collect();
+    assert_eq!(numbers, vec![1, 2, 3]);
+    assert!(attempts.iter().all(|r| r.status == NodeRunStatus::Failed));
+    // The second wait is twice the first (40 ms, then 80 ms).
+    let gap = |a: &engine::instance::NodeRun, b: &engine::instance::NodeRun| {
+        let end = chrono::DateTime::parse_from_rfc3339(a.ended_at.as_deref().expect("ended"))
+            .expect("time");
+        let start = chrono::DateTime::parse_from_rfc3339(&b.started_at).expect("time");
+        (start - end).num_milliseconds()
+    };
+    assert!(gap(&attempts[0], &attempts[1]) >= 40, "{attempts:?}");
+    assert!(gap(&attempts[1], &attempts[2]) >= 80, "{attempts:?}");
+    let retrying = store
+        .events(id, 0)
+        .await
+        .expect("events")
+        .into_iter()
+        .filter(|e| e.kind == "node.retrying")
+        .count();
+    assert_eq!(retrying, 2);
+}
