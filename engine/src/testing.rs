@@ -102,3 +102,113 @@ mod tests {
         assert_eq!(with_database("postgres://h", "x"), "postgres://h/x");
     }
 }
+
+/// One request a [`Receiver`] got.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub method: String,
+    pub path: String,
+    pub idempotency_key: Option<String>,
+    pub headers: std::collections::BTreeMap<String, String>,
+    pub body: serde_json::Value,
+}
+
+/// A real HTTP server on loopback that records what http nodes send it. Routes:
+/// `/status/{code}` answers that status; `/redirect?to={url}` answers 302 to `url`;
+/// `/slow/{ms}` answers after `ms` milliseconds; anything else answers 200 with
+/// `{"received": <body>, "path": <path>}`.
+pub struct Receiver {
+    pub addr: std::net::SocketAddr,
+    log: std::sync::Arc<std::sync::Mutex<Vec<Received>>>,
+    _server: tokio::task::JoinHandle<()>,
+}
+
+impl Receiver {
+    pub async fn start() -> Self {
+        Self::start_on("127.0.0.1:0").await
+    }
+
+    pub async fn start_on(addr: &str) -> Self {
+        use axum::extract::{Request, State};
+        use axum::response::{IntoResponse, Response};
+
+        type Log = std::sync::Arc<std::sync::Mutex<Vec<Received>>>;
+
+        async fn handle(State(log): State<Log>, request: Request) -> Response {
+            let method = request.method().to_string();
+            let uri = request.uri().clone();
+            let path = uri.path().to_string();
+            let headers: std::collections::BTreeMap<String, String> = request
+                .headers()
+                .iter()
+                .filter_map(|(k, v)| Some((k.to_string(), v.to_str().ok()?.to_string())))
+                .collect();
+            let bytes = axum::body::to_bytes(request.into_body(), 64 * 1024 * 1024)
+                .await
+                .unwrap_or_default();
+            let body = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+                serde_json::Value::String(String::from_utf8_lossy(&bytes).into_owned())
+            });
+            log.lock().expect("receiver log").push(Received {
+                method,
+                path: path.clone(),
+                idempotency_key: headers.get("idempotency-key").cloned(),
+                headers,
+                body: body.clone(),
+            });
+            let mut parts = path.trim_start_matches('/').splitn(2, '/');
+            match (parts.next(), parts.next()) {
+                (Some("status"), Some(code)) => {
+                    let code = code.parse().unwrap_or(500);
+                    let status = axum::http::StatusCode::from_u16(code)
+                        .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
+                    (status, axum::Json(serde_json::json!({"status": code}))).into_response()
+                }
+                (Some("redirect"), _) => {
+                    let to = uri
+                        .query()
+                        .and_then(|q| q.strip_prefix("to="))
+                        .unwrap_or("/")
+                        .to_string();
+                    (
+                        axum::http::StatusCode::FOUND,
+                        [(axum::http::header::LOCATION, to)],
+                    )
+                        .into_response()
+                }
+                (Some("slow"), Some(ms)) => {
+                    let ms = ms.parse().unwrap_or(0);
+                    tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+                    axum::Json(serde_json::json!({"slept_ms": ms})).into_response()
+                }
+                _ => {
+                    axum::Json(serde_json::json!({"received": body, "path": path})).into_response()
+                }
+            }
+        }
+
+        let log: Log = Default::default();
+        let app = axum::Router::new().fallback(handle).with_state(log.clone());
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .expect("bind the receiver");
+        let addr = listener.local_addr().expect("receiver address");
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self {
+            addr,
+            log,
+            _server: server,
+        }
+    }
+
+    /// `http://127.0.0.1:PORT{path}`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.log.lock().expect("receiver log").clone()
+    }
+}

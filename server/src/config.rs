@@ -28,6 +28,16 @@ pub struct Args {
     #[arg(long, env = "BATON_NODE_ID", value_parser = clap::value_parser!(u16).range(0..1024))]
     pub node_id: Option<u16>,
 
+    /// Internal networks http nodes may call, comma-separated (`10.0.0.0/8,127.0.0.1/32`).
+    /// Loopback, private, link-local (cloud metadata) and similar addresses are refused otherwise.
+    #[arg(long, env = "BATON_HTTP_ALLOW", default_value = "")]
+    pub http_allow: String,
+
+    /// How long a process owns work it took; a process that dies holding work leaves it to others
+    /// (or to itself after a restart) once this has passed. A duration like `30s` or `2m`.
+    #[arg(long, env = "BATON_LEASE", default_value = "30s")]
+    pub lease: String,
+
     /// Log format: `text` for people, `json` for log collectors.
     #[arg(long, env = "BATON_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
     pub log_format: String,
@@ -42,6 +52,8 @@ pub struct Config {
     pub addr: SocketAddr,
     pub site_root: PathBuf,
     pub node_id: u16,
+    pub http_allow: Vec<ipnet::IpNet>,
+    pub lease: std::time::Duration,
 }
 
 /// A configuration value that cannot be used. The message names the variable (and flag).
@@ -51,6 +63,12 @@ pub enum ConfigError {
     DatabaseUrl(#[from] engine::store::DatabaseUrlError),
     #[error("BATON_ADDR (--addr) `{value}` is not a socket address like 127.0.0.1:3000")]
     Addr { value: String },
+    #[error(
+        "BATON_HTTP_ALLOW (--http-allow) `{value}` is not a network like 10.0.0.0/8 or an address"
+    )]
+    HttpAllow { value: String },
+    #[error("BATON_LEASE (--lease) `{value}` is not a duration of at least one second, like 30s")]
+    Lease { value: String },
 }
 
 impl Config {
@@ -65,6 +83,17 @@ impl Config {
             addr,
             site_root: args.site_root.clone(),
             node_id: args.node_id.unwrap_or_else(random_node_id),
+            http_allow: parse_networks(&args.http_allow)?,
+            lease: args
+                .lease
+                .trim()
+                .parse::<engine::definition::Duration>()
+                .map(|d| d.as_std())
+                .ok()
+                .filter(|d| d.as_secs() >= 1)
+                .ok_or_else(|| ConfigError::Lease {
+                    value: args.lease.clone(),
+                })?,
         })
     }
 
@@ -75,9 +104,26 @@ impl Config {
             addr: "127.0.0.1:0".into(),
             site_root: PathBuf::from("target/site"),
             node_id: None,
+            http_allow: String::new(),
+            lease: "30s".into(),
             log_format: "text".into(),
         })
     }
+}
+
+/// `10.0.0.0/8, 192.168.1.7` → networks (a bare address is a network of one).
+fn parse_networks(list: &str) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|item| {
+            item.parse::<ipnet::IpNet>()
+                .or_else(|_| item.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| ConfigError::HttpAllow {
+                    value: item.to_string(),
+                })
+        })
+        .collect()
 }
 
 /// A node number from the process id and the clock: distinct enough for a few processes; set
@@ -118,5 +164,14 @@ mod tests {
         let err = Config::from_args(&args("sqlite://x.db", "localhost"))
             .expect_err("bad address refused");
         assert!(err.to_string().starts_with("BATON_ADDR"), "{err}");
+    }
+
+    #[test]
+    fn the_http_allow_list_takes_networks_and_addresses() {
+        let nets = parse_networks(" 10.0.0.0/8, 127.0.0.1 ,").expect("valid");
+        assert_eq!(nets.len(), 2);
+        assert_eq!(nets[1].to_string(), "127.0.0.1/32");
+        let err = parse_networks("10.0.0.0/8,intranet").expect_err("a name is refused");
+        assert!(err.to_string().starts_with("BATON_HTTP_ALLOW"), "{err}");
     }
 }

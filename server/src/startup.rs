@@ -106,7 +106,11 @@ impl Application {
                 std::process::id(),
                 local.port()
             ),
-            RuntimeConfig::default(),
+            RuntimeConfig {
+                http_allow: config.http_allow.clone(),
+                lease: config.lease,
+                ..RuntimeConfig::default()
+            },
         );
         Ok(Self {
             listener,

@@ -12,6 +12,7 @@ mod issue;
 mod node;
 pub mod path;
 mod record;
+pub mod template;
 mod validate;
 
 use serde::{Deserialize, Serialize};

@@ -24,7 +24,7 @@ use crate::definition::{Definition, DefinitionStatus, NodeKind};
 use crate::id::{Id, IdGenerator};
 use crate::instance::{InstanceRecord, Trigger};
 use crate::store::{InstanceChange, NewInstance, Store, StoreError};
-use executors::Executors;
+use executors::{AddressPolicy, Executors};
 
 #[derive(Debug, Clone)]
 pub struct RuntimeConfig {
@@ -34,6 +34,8 @@ pub struct RuntimeConfig {
     pub batch: i64,
     /// How often an idle worker looks for work that another process queued.
     pub idle_poll: Duration,
+    /// Internal addresses http nodes may call anyway (all public addresses may be called).
+    pub http_allow: Vec<ipnet::IpNet>,
 }
 
 impl Default for RuntimeConfig {
@@ -42,6 +44,7 @@ impl Default for RuntimeConfig {
             lease: Duration::from_secs(30),
             batch: 32,
             idle_poll: Duration::from_millis(200),
+            http_allow: Vec::new(),
         }
     }
 }
@@ -97,8 +100,10 @@ impl Runtime {
                 store,
                 ids,
                 owner: owner.into(),
+                executors: Executors::new(AddressPolicy {
+                    allow: config.http_allow.clone(),
+                }),
                 config,
-                executors: Executors::new(),
                 definitions: Mutex::new(HashMap::new()),
                 wake: Notify::new(),
             }),

@@ -7,7 +7,7 @@ use std::time::Instant;
 use chrono::Utc;
 use serde_json::{json, Value};
 
-use super::executors::NodeError;
+use super::executors::{Call, NodeError};
 use super::route::{route, Outcome};
 use super::{mapping, Inner};
 use crate::definition::{Definition, Edge, JoinMode, Node, NodeKind, OnError, Retry};
@@ -201,7 +201,15 @@ async fn run(
             .await?;
     }
     let result = match input {
-        Ok(input) => execute(inner, node, input).await,
+        Ok(input) => {
+            let call = Call {
+                node,
+                input,
+                context: &state.context,
+                idempotency_key: item.id.to_string(),
+            };
+            execute(inner, node, call).await
+        }
         Err(e) => Err(e),
     };
     let cost_ms = started.elapsed().as_millis() as i64;
@@ -338,8 +346,8 @@ fn node_input(node: &Node, context: &Value) -> Result<Value, NodeError> {
     Ok(target["input"].take())
 }
 
-async fn execute(inner: &Inner, node: &Node, input: Value) -> Result<Value, NodeError> {
-    let work = inner.executors.execute(node, input);
+async fn execute(inner: &Inner, node: &Node, call: Call<'_>) -> Result<Value, NodeError> {
+    let work = inner.executors.execute(call);
     match node.timeout {
         Some(limit) => tokio::time::timeout(limit.as_std(), work)
             .await

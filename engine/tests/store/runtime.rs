@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 use crate::{conformance, open};
 
-async fn publish(store: &Arc<dyn Store>, document: Value) {
+pub(crate) async fn publish(store: &Arc<dyn Store>, document: Value) {
     let service = DefinitionService::new(store.clone(), IdGenerator::new(9));
     let saved = service
         .save_draft(document, "designer")
@@ -24,7 +24,7 @@ async fn publish(store: &Arc<dyn Store>, document: Value) {
     service.publish(&key, "designer").await.expect("publish");
 }
 
-fn runtime(store: &Arc<dyn Store>, generator: u16) -> Runtime {
+pub(crate) fn runtime(store: &Arc<dyn Store>, generator: u16) -> Runtime {
     Runtime::new(
         store.clone(),
         IdGenerator::new(generator),
@@ -33,7 +33,7 @@ fn runtime(store: &Arc<dyn Store>, generator: u16) -> Runtime {
     )
 }
 
-async fn start(rt: &Runtime, key: &str, input: Value) -> InstanceRecord {
+pub(crate) async fn start(rt: &Runtime, key: &str, input: Value) -> InstanceRecord {
     rt.start(StartRequest {
         definition_key: key.into(),
         version: None,
@@ -45,7 +45,7 @@ async fn start(rt: &Runtime, key: &str, input: Value) -> InstanceRecord {
     .expect("start")
 }
 
-async fn finished(rt: &Runtime, id: engine::id::Id) -> InstanceRecord {
+pub(crate) async fn finished(rt: &Runtime, id: engine::id::Id) -> InstanceRecord {
     rt.drain().await.expect("drain");
     rt.store()
         .instance(id)
@@ -55,7 +55,10 @@ async fn finished(rt: &Runtime, id: engine::id::Id) -> InstanceRecord {
 }
 
 /// (node, status) of every node run, in order.
-async fn runs(store: &Arc<dyn Store>, id: engine::id::Id) -> Vec<(String, NodeRunStatus)> {
+pub(crate) async fn runs(
+    store: &Arc<dyn Store>,
+    id: engine::id::Id,
+) -> Vec<(String, NodeRunStatus)> {
     store
         .node_runs(id)
         .await

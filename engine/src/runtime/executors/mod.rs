@@ -1,13 +1,14 @@
-//! One executor per node kind that does work, behind one trait. Kinds that only route
-//! (start, end, condition, parallel, join) pass their input through.
+//! The work of each node kind that does some. Kinds that only route (start, end, condition,
+//! parallel, join) pass their input through.
 
+mod http;
 mod script;
 
-use async_trait::async_trait;
 use serde_json::Value;
 
 use crate::definition::{Node, NodeKind};
 
+pub use http::{AddressPolicy, HttpExecutor};
 pub use script::ScriptExecutor;
 
 /// Why a node's work failed; recorded on the node run and handled by its `on_error`.
@@ -15,6 +16,8 @@ pub use script::ScriptExecutor;
 pub struct NodeError {
     pub code: &'static str,
     pub message: String,
+    /// What the work produced before failing (an http response with an unaccepted status).
+    pub detail: Option<Value>,
 }
 
 impl NodeError {
@@ -22,39 +25,59 @@ impl NodeError {
         Self {
             code,
             message: message.into(),
+            detail: None,
+        }
+    }
+
+    pub fn with_detail(code: &'static str, message: impl Into<String>, detail: Value) -> Self {
+        Self {
+            detail: Some(detail),
+            ..Self::new(code, message)
         }
     }
 
     pub fn to_json(&self) -> Value {
-        serde_json::json!({"code": self.code, "message": self.message})
+        let mut json = serde_json::json!({"code": self.code, "message": self.message});
+        if let Some(detail) = &self.detail {
+            json["detail"] = detail.clone();
+        }
+        json
     }
 }
 
-#[async_trait]
-pub trait Executor: Send + Sync {
-    async fn execute(&self, node: &Node, input: Value) -> Result<Value, NodeError>;
+/// One activation of a node.
+pub struct Call<'a> {
+    pub node: &'a Node,
+    pub input: Value,
+    pub context: &'a Value,
+    /// Stable across re-runs of the same activation (after a crash), so receivers can drop
+    /// duplicates: the work item's id.
+    pub idempotency_key: String,
 }
 
-/// Picks the executor for a node's kind.
+/// Runs a node's work by its kind.
 pub struct Executors {
     pub script: ScriptExecutor,
+    pub http: HttpExecutor,
 }
 
 impl Executors {
-    pub fn new() -> Self {
+    pub fn new(addresses: AddressPolicy) -> Self {
         Self {
             script: ScriptExecutor::default(),
+            http: HttpExecutor::new(addresses),
         }
     }
 
-    pub async fn execute(&self, node: &Node, input: Value) -> Result<Value, NodeError> {
-        match &node.kind {
+    pub async fn execute(&self, call: Call<'_>) -> Result<Value, NodeError> {
+        match &call.node.kind {
             NodeKind::Start
             | NodeKind::End
             | NodeKind::Condition
             | NodeKind::Parallel
-            | NodeKind::Join { .. } => Ok(input),
-            NodeKind::Script { .. } => self.script.execute(node, input).await,
+            | NodeKind::Join { .. } => Ok(call.input),
+            NodeKind::Script { script } => self.script.execute(script, call.input).await,
+            NodeKind::Http(http) => self.http.execute(http, &call).await,
             other => Err(NodeError::new(
                 "not_supported",
                 format!(
@@ -63,11 +86,5 @@ impl Executors {
                 ),
             )),
         }
-    }
-}
-
-impl Default for Executors {
-    fn default() -> Self {
-        Self::new()
     }
 }

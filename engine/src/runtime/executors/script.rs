@@ -8,11 +8,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
 use serde_json::Value;
 
-use super::{Executor, NodeError};
-use crate::definition::{Node, NodeKind};
+use super::NodeError;
 
 #[derive(Debug, Clone)]
 pub struct ScriptExecutor {
@@ -144,14 +142,11 @@ impl ScriptExecutor {
     }
 }
 
-#[async_trait]
-impl Executor for ScriptExecutor {
-    async fn execute(&self, node: &Node, input: Value) -> Result<Value, NodeError> {
-        let NodeKind::Script { script } = &node.kind else {
-            return Err(NodeError::new("wrong_kind", "not a script node"));
-        };
+impl ScriptExecutor {
+    /// Runs `script` off the async workers.
+    pub async fn execute(&self, script: &str, input: Value) -> Result<Value, NodeError> {
         let this = self.clone();
-        let script = script.clone();
+        let script = script.to_string();
         tokio::task::spawn_blocking(move || this.run(&script, input))
             .await
             .map_err(|e| NodeError::new("script_error", e.to_string()))?
