@@ -63,6 +63,16 @@ string_enum!(
     }
 );
 
+impl NodeRunStatus {
+    /// The run has ended (it is neither waiting to start, running nor waiting on something).
+    pub fn is_final(self) -> bool {
+        !matches!(
+            self,
+            NodeRunStatus::NotStarted | NodeRunStatus::Running | NodeRunStatus::Waiting
+        )
+    }
+}
+
 string_enum!(
     /// What started an instance.
     Trigger {

@@ -153,6 +153,9 @@ impl Runtime {
                 operator: &request.operator,
                 start_item: inner.ids.next_id(),
                 start_node: &start.id,
+                deadline: definition
+                    .timeout
+                    .map(|limit| (inner.ids.next_id(), limit.as_std().as_millis() as i64)),
             })
             .await?;
         inner.wake.notify_one();

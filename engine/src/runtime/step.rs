@@ -10,15 +10,18 @@ use serde_json::{json, Value};
 use super::executors::{Call, NodeError};
 use super::route::{route, Outcome};
 use super::{mapping, Inner};
-use crate::definition::{Definition, Edge, JoinMode, Node, NodeKind, OnError, Retry};
+use crate::definition::{Definition, Edge, JoinMode, Node, NodeKind, OnError, Retry, Timer};
 use crate::instance::{InstanceStatus, NodeRunStatus};
 use crate::store::{
     Arrival, Completion, FinishedRun, NewEvent, NewNodeRun, NextItem, RunStart, StepState,
-    StoreError, WorkItem,
+    StoreError, WorkItem, DEADLINE_NODE,
 };
 
 /// Runs one item and returns the items handed on to this worker (leased to it already).
 pub(super) async fn process(inner: &Inner, item: WorkItem) -> Result<Vec<WorkItem>, StoreError> {
+    if item.node_id == DEADLINE_NODE {
+        return deadline(inner, &item).await;
+    }
     let definition = inner.definition(&item.definition_key, item.version).await?;
     let Some(node) = definition.node(&item.node_id) else {
         return Err(StoreError::Corrupt(format!(
@@ -30,8 +33,80 @@ pub(super) async fn process(inner: &Inner, item: WorkItem) -> Result<Vec<WorkIte
     match (&item.from_node, item.live) {
         (Some(from), _) if incoming > 1 => arrive(inner, &item, node, from, incoming).await,
         (_, false) => skip(inner, &item, &definition, node).await,
-        (_, true) => run(inner, &item, &definition, node).await,
+        (_, true) => match &node.kind {
+            NodeKind::Timer(timer) if item.resume_run.is_none() => {
+                wait(inner, &item, node, timer).await
+            }
+            _ => run(inner, &item, &definition, node).await,
+        },
     }
+}
+
+/// The instance's time limit has passed: it fails, and its queued work is dropped.
+async fn deadline(inner: &Inner, item: &WorkItem) -> Result<Vec<WorkItem>, StoreError> {
+    commit(inner, item, None, None, |state| {
+        let mut c = base(inner, item, state);
+        c.fail = Some(json!({
+            "code": "timeout",
+            "message": "the instance ran past its time limit",
+        }));
+        Some(c)
+    })
+    .await
+}
+
+/// A timer's first activation: its run starts waiting, and the node is queued again, due when
+/// the wait is over, to finish that run.
+async fn wait(
+    inner: &Inner,
+    item: &WorkItem,
+    node: &Node,
+    timer: &Timer,
+) -> Result<Vec<WorkItem>, StoreError> {
+    let now = Utc::now();
+    let until = match (&timer.duration, &timer.until) {
+        (Some(duration), _) => {
+            now + chrono::Duration::milliseconds(duration.as_std().as_millis() as i64)
+        }
+        (None, Some(until)) => chrono::DateTime::parse_from_rfc3339(until)
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or(now),
+        (None, None) => now,
+    };
+    let delay_ms = (until - now).num_milliseconds().max(0);
+    let run_id = inner.next_id();
+    commit(inner, item, None, None, |state| {
+        if state.status != InstanceStatus::Running {
+            return None;
+        }
+        let mut c = base(inner, item, state);
+        c.run = Some(FinishedRun {
+            id: run_id,
+            started: Some(RunStart {
+                node_id: node.id.clone(),
+                attempt: item.attempt,
+                input: Value::Null,
+                started_at: now,
+            }),
+            status: NodeRunStatus::Waiting,
+            output: None,
+            error: None,
+            cost_ms: 0,
+        });
+        c.events.push(NewEvent {
+            node_id: Some(node.id.clone()),
+            kind: "node.waiting",
+            data: json!({"run": run_id, "until": until.to_rfc3339()}),
+        });
+        c.next.push(NextItem {
+            attempt: item.attempt,
+            delay_ms,
+            resume_run: Some(run_id),
+            ..NextItem::new(inner.next_id(), &node.id, None)
+        });
+        Some(c)
+    })
+    .await
 }
 
 /// Commits `build(state)`; on `Stale` reads the state again and rebuilds. `known` is a state
@@ -121,12 +196,8 @@ async fn arrive(
         });
         if let Some(live) = fire {
             c.next.push(NextItem {
-                id: inner.next_id(),
-                node_id: node.id.clone(),
-                from_node: None,
                 live,
-                attempt: 1,
-                delay_ms: 0,
+                ..NextItem::new(inner.next_id(), &node.id, None)
             });
         }
         Some(c)
@@ -151,18 +222,28 @@ async fn skip(
         c.next = outgoing
             .iter()
             .map(|e| NextItem {
-                id: inner.next_id(),
-                node_id: e.to.clone(),
-                from_node: Some(node.id.clone()),
                 live: false,
-                attempt: 1,
-                delay_ms: 0,
+                ..NextItem::new(inner.next_id(), &e.to, Some(node.id.clone()))
             })
             .collect();
+        let run_id = inner.next_id();
+        c.run = Some(FinishedRun {
+            id: run_id,
+            started: Some(RunStart {
+                node_id: node.id.clone(),
+                attempt: item.attempt,
+                input: Value::Null,
+                started_at: Utc::now(),
+            }),
+            status: NodeRunStatus::Skipped,
+            output: None,
+            error: None,
+            cost_ms: 0,
+        });
         c.events.push(NewEvent {
             node_id: Some(node.id.clone()),
             kind: "node.skipped",
-            data: json!({}),
+            data: json!({"run": run_id}),
         });
         Some(c)
     })
@@ -180,15 +261,19 @@ async fn run(
     if state.status != InstanceStatus::Running {
         return Ok(Vec::new());
     }
-    let run_id = inner.next_id();
+    // A resumed run (a timer that has waited) was recorded when it began.
+    let run_id = item.resume_run.unwrap_or_else(|| inner.next_id());
     let started_at = Utc::now();
     let started = Instant::now();
-    let input = node_input(node, &state.context);
+    let input = match &item.input {
+        Some(given) => Ok(given.clone()),
+        None => node_input(node, &state.context),
+    };
     let recorded_input = input.as_ref().cloned().unwrap_or(Value::Null);
     // A node that reaches outside is recorded as started before it runs, so a crash mid-call
     // leaves a trace; one that only computes is recorded whole when it finishes.
-    let start_first = reaches_outside(&node.kind);
-    if start_first {
+    let start_first = reaches_outside(&node.kind) || item.resume_run.is_some();
+    if start_first && item.resume_run.is_none() {
         inner
             .store
             .begin_node_run(NewNodeRun {
@@ -233,7 +318,7 @@ async fn run(
         let mut plan = plan(node, &outgoing, &result, &state.context);
         if retry_in.is_some() {
             plan = Plan {
-                status: NodeRunStatus::Failed,
+                status: plan.status,
                 output: None,
                 error: plan.error,
                 context: None,
@@ -276,12 +361,8 @@ async fn run(
             .route
             .into_iter()
             .map(|(to, live)| NextItem {
-                id: inner.next_id(),
-                node_id: to,
-                from_node: Some(node.id.clone()),
                 live,
-                attempt: 1,
-                delay_ms: 0,
+                ..NextItem::new(inner.next_id(), to, Some(node.id.clone()))
             })
             .collect();
         if let Some(delay_ms) = retry_in {
@@ -291,13 +372,12 @@ async fn run(
                 data: json!({"attempt": item.attempt + 1, "delay_ms": delay_ms}),
             });
             c.next.push(NextItem {
-                id: inner.next_id(),
-                node_id: node.id.clone(),
-                // The retry runs the node itself, even where it is a join.
-                from_node: None,
-                live: true,
+                // The retry runs the node itself, even where it is a join; an operator's input
+                // stays with it.
                 attempt: item.attempt + 1,
                 delay_ms,
+                input: item.input.clone(),
+                ..NextItem::new(inner.next_id(), &node.id, None)
             });
         }
         c.context = plan.context;
@@ -319,6 +399,15 @@ fn backoff_ms(retry: &Retry, attempt: i32) -> i64 {
     (initial * retry.backoff_factor.powi(exponent))
         .min(cap)
         .max(0.0) as i64
+}
+
+/// A run that hit its time limit is `timed_out`; any other failure is `failed`.
+fn failure_status(error: &NodeError) -> NodeRunStatus {
+    if error.code == "timeout" {
+        NodeRunStatus::TimedOut
+    } else {
+        NodeRunStatus::Failed
+    }
 }
 
 /// Kinds whose work has effects outside Baton (or waits on them).
@@ -381,7 +470,7 @@ fn plan(
     context: &Value,
 ) -> Plan {
     let failed = |error: &NodeError, output: Option<Value>| Plan {
-        status: NodeRunStatus::Failed,
+        status: failure_status(error),
         output,
         error: Some(error.to_json()),
         context: None,
@@ -436,10 +525,9 @@ fn plan(
         Ok(_) => None,
     };
     Plan {
-        status: if error.is_some() {
-            NodeRunStatus::Failed
-        } else {
-            NodeRunStatus::Completed
+        status: match result {
+            Err(e) => failure_status(e),
+            Ok(_) => NodeRunStatus::Completed,
         },
         output: Some(output),
         error,

@@ -89,7 +89,13 @@ pub struct NewInstance<'a> {
     pub operator: &'a str,
     pub start_item: Id,
     pub start_node: &'a str,
+    /// The instance's time limit: a deadline item with this id is queued, due then.
+    pub deadline: Option<(Id, i64)>,
 }
+
+/// The reserved node id of an instance's deadline item (never a node's id: `$` is not allowed
+/// in node ids). It does not keep an instance from completing.
+pub const DEADLINE_NODE: &str = "$deadline";
 
 /// A leased activation of a node.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,6 +109,10 @@ pub struct WorkItem {
     pub live: bool,
     /// Which attempt of the node this is (1 unless a retry queued it).
     pub attempt: i32,
+    /// The node run this activation continues (a timer that has waited).
+    pub resume_run: Option<Id>,
+    /// Input set by an operator (retry with edited input), used instead of the input mappings.
+    pub input: Option<Value>,
     /// The instance's definition and version, so a worker needs no extra read to find the node.
     pub definition_key: String,
     pub version: i32,
@@ -164,6 +174,24 @@ pub struct NextItem {
     /// Due this much later (a retry's backoff); due at once when zero. Delayed items are not
     /// handed to the worker: they wait in the queue.
     pub delay_ms: i64,
+    pub resume_run: Option<Id>,
+    pub input: Option<Value>,
+}
+
+impl NextItem {
+    /// A live first attempt of `node_id`, due at once, coming from `from_node`.
+    pub fn new(id: Id, node_id: impl Into<String>, from_node: Option<String>) -> Self {
+        Self {
+            id,
+            node_id: node_id.into(),
+            from_node,
+            live: true,
+            attempt: 1,
+            delay_ms: 0,
+            resume_run: None,
+            input: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -250,6 +250,8 @@ pub(crate) struct WorkItemRow {
     pub from_node: Option<String>,
     pub live: bool,
     pub attempt: i32,
+    pub resume_run: Option<i64>,
+    pub input: Option<sqlx::types::Json<serde_json::Value>>,
     pub definition_key: String,
     pub version: i32,
 }
@@ -263,6 +265,8 @@ impl WorkItemRow {
             from_node: self.from_node,
             live: self.live,
             attempt: self.attempt,
+            resume_run: self.resume_run.map(Id),
+            input: self.input.map(|j| j.0),
             definition_key: self.definition_key,
             version: self.version,
         }

@@ -93,6 +93,20 @@ macro_rules! impl_instance_store {
                 .execute(&mut *tx)
                 .await
                 .map_err(StoreError::from_sqlx)?;
+                if let Some((item, after_ms)) = new.deadline {
+                    sqlx::query(
+                        "insert into work_items (id, instance_id, node_id, from_node, live, due_at)
+                         values ($1, $2, $3, null, $4, $5)",
+                    )
+                    .bind(item.0)
+                    .bind(new.id.0)
+                    .bind($crate::store::DEADLINE_NODE)
+                    .bind(true)
+                    .bind(now + chrono::Duration::milliseconds(after_ms))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::from_sqlx)?;
+                }
                 let started = $crate::store::NewEvent {
                     node_id: None,
                     kind: "instance.started",
@@ -175,7 +189,7 @@ macro_rules! impl_instance_store {
                                     order by due_at, id limit $4 ",
                     $skip_locked,
                     ")
-                     returning id, instance_id, node_id, from_node, live, attempt,
+                     returning id, instance_id, node_id, from_node, live, attempt, resume_run, input,
                                (select definition_key from instances i
                                  where i.id = work_items.instance_id) as definition_key,
                                (select version from instances i
@@ -407,8 +421,8 @@ macro_rules! impl_instance_store {
                         .bind(run.output.as_ref().map(sqlx::types::Json))
                         .bind(run.error.as_ref().map(sqlx::types::Json))
                         .bind(started.started_at)
-                        .bind(now)
-                        .bind(run.cost_ms)
+                        .bind(run.status.is_final().then_some(now))
+                        .bind(run.status.is_final().then_some(run.cost_ms))
                         .execute(&mut *tx)
                         .await
                         .map_err(StoreError::from_sqlx)?;
@@ -463,8 +477,8 @@ macro_rules! impl_instance_store {
                     sqlx::query(
                         "insert into work_items
                              (id, instance_id, node_id, from_node, live, attempt, due_at,
-                              lease_owner, lease_until)
-                         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                              lease_owner, lease_until, resume_run, input)
+                         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
                     )
                     .bind(next.id.0)
                     .bind(instance)
@@ -475,6 +489,8 @@ macro_rules! impl_instance_store {
                     .bind(now + chrono::Duration::milliseconds(next.delay_ms))
                     .bind(handed.then_some(step.lease_owner))
                     .bind(handed.then_some(lease_until))
+                    .bind(next.resume_run.map(|r| r.0))
+                    .bind(next.input.as_ref().map(sqlx::types::Json))
                     .execute(&mut *tx)
                     .await
                     .map_err(StoreError::from_sqlx)?;
@@ -493,9 +509,12 @@ macro_rules! impl_instance_store {
                 let remaining: i64 = if !step.next.is_empty() {
                     step.next.len() as i64
                 } else {
-                    sqlx::query_scalar("select count(*) from work_items where instance_id = $1")
-                        .bind(instance)
-                        .fetch_one(&mut *tx)
+                    sqlx::query_scalar(
+                        "select count(*) from work_items where instance_id = $1 and node_id <> $2",
+                    )
+                    .bind(instance)
+                    .bind($crate::store::DEADLINE_NODE)
+                    .fetch_one(&mut *tx)
                         .await
                         .map_err(StoreError::from_sqlx)?
                 };
@@ -555,6 +574,8 @@ macro_rules! impl_instance_store {
                             from_node: next.from_node.clone(),
                             live: next.live,
                             attempt: next.attempt,
+                            resume_run: next.resume_run,
+                            input: next.input.clone(),
                             definition_key: step.definition_key.to_string(),
                             version: step.version,
                         })

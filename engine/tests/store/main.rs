@@ -11,6 +11,7 @@ mod definitions;
 mod http;
 mod runtime;
 mod service;
+mod waiting;
 
 pub async fn open(db: &TestDatabase) -> Arc<dyn Store> {
     let url: DatabaseUrl = db.url.parse().expect("test database url");

@@ -106,8 +106,11 @@ async fn sizing_flow(db: &TestDatabase, _backend: Backend) {
     assert_eq!(done.context, json!({"size": 21, "doubled": 42}));
     assert_eq!(done.output, Some(json!({"result": 42})));
     assert!(done.cost_ms.is_some());
+    let all = runs(&store, big.id).await;
+    let (skipped, ran): (Vec<_>, Vec<_>) =
+        all.into_iter().partition(|r| r.1 == NodeRunStatus::Skipped);
     assert_eq!(
-        runs(&store, big.id).await,
+        ran,
         vec![
             ("start".into(), NodeRunStatus::Completed),
             ("double".into(), NodeRunStatus::Completed),
@@ -115,6 +118,7 @@ async fn sizing_flow(db: &TestDatabase, _backend: Backend) {
             ("big".into(), NodeRunStatus::Completed),
         ]
     );
+    assert_eq!(skipped, vec![("small".into(), NodeRunStatus::Skipped)]);
     let kinds: Vec<String> = store
         .events(big.id, 0)
         .await
@@ -148,10 +152,9 @@ async fn sizing_flow(db: &TestDatabase, _backend: Backend) {
     let done = finished(&rt, small.id).await;
     assert_eq!(done.status, InstanceStatus::Completed);
     assert_eq!(done.output, None);
-    assert_eq!(
-        runs(&store, small.id).await.last().map(|r| r.0.as_str()),
-        Some("small")
-    );
+    let all = runs(&store, small.id).await;
+    assert!(all.contains(&("small".into(), NodeRunStatus::Completed)));
+    assert!(all.contains(&("big".into(), NodeRunStatus::Skipped)));
 }
 
 fn fan_out() -> Value {
@@ -231,8 +234,18 @@ async fn dead_path(db: &TestDatabase, _backend: Backend) {
     let rt = runtime(&store, 1);
     let id = start(&rt, "pick", json!({"go": "left"})).await.id;
     assert_eq!(finished(&rt, id).await.status, InstanceStatus::Completed);
-    let nodes: Vec<String> = runs(&store, id).await.into_iter().map(|r| r.0).collect();
-    assert_eq!(nodes, vec!["start", "choose", "left", "after", "end"]);
+    let all = runs(&store, id).await;
+    let ran: Vec<&str> = all
+        .iter()
+        .filter(|r| r.1 == NodeRunStatus::Completed)
+        .map(|r| r.0.as_str())
+        .collect();
+    assert_eq!(ran, vec!["start", "choose", "left", "after", "end"]);
+    // The branch not taken shows as skipped, as the monitor draws it.
+    assert!(
+        all.contains(&("right".into(), NodeRunStatus::Skipped)),
+        "{all:?}"
+    );
 }
 
 fn failing(on_error: &str) -> Value {
@@ -293,8 +306,14 @@ async fn on_error_modes(db: &TestDatabase, _backend: Backend) {
     publish(&store, failing("branch")).await;
     let id = start(&rt, "fail-branch", json!({})).await.id;
     assert_eq!(finished(&rt, id).await.status, InstanceStatus::Completed);
-    let nodes: Vec<String> = runs(&store, id).await.into_iter().map(|r| r.0).collect();
+    let all = runs(&store, id).await;
+    let nodes: Vec<&str> = all
+        .iter()
+        .filter(|r| r.1 != NodeRunStatus::Skipped)
+        .map(|r| r.0.as_str())
+        .collect();
     assert_eq!(nodes, vec!["start", "boom", "recover"]);
+    assert!(all.contains(&("next".into(), NodeRunStatus::Skipped)));
 }
 
 conformance!(only_published_active_definitions_start, start_rules);
@@ -370,7 +389,8 @@ async fn lease_takeover(db: &TestDatabase, _backend: Backend) {
     tokio::time::sleep(std::time::Duration::from_millis(80)).await;
     let done = finished(&survivor, id).await;
     assert_eq!(done.status, InstanceStatus::Completed);
-    assert_eq!(runs(&store, id).await.len(), 4);
+    // Four nodes ran, once each; the fifth was on the branch not taken.
+    assert_eq!(runs(&store, id).await.len(), 5);
 }
 
 conformance!(pause_resume_and_cancel, operations);

@@ -75,7 +75,9 @@ impl Executors {
             | NodeKind::End
             | NodeKind::Condition
             | NodeKind::Parallel
-            | NodeKind::Join { .. } => Ok(call.input),
+            | NodeKind::Join { .. }
+            // A timer's run ends here once it has waited (see the scheduler's `wait`).
+            | NodeKind::Timer(_) => Ok(call.input),
             NodeKind::Script { script } => self.script.execute(script, call.input).await,
             NodeKind::Http(http) => self.http.execute(http, &call).await,
             other => Err(NodeError::new(
