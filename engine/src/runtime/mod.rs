@@ -23,7 +23,7 @@ use tokio::task::JoinSet;
 use crate::definition::{Definition, DefinitionStatus, NodeKind};
 use crate::id::{Id, IdGenerator};
 use crate::instance::{InstanceRecord, Trigger};
-use crate::store::{InstanceChange, NewInstance, Store, StoreError};
+use crate::store::{InstanceChange, NewInstance, NodeOperation, Store, StoreError};
 use executors::{AddressPolicy, Executors};
 
 #[derive(Debug, Clone)]
@@ -57,6 +57,15 @@ pub enum RuntimeError {
     Archived(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// What an operator asks of one node (see [`Runtime::node_action`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum NodeAction {
+    /// Run it again: with this input instead of its input mappings, when given.
+    Rerun { input: Option<Value> },
+    /// Do not run it; go on as if it had produced this output (null when not given).
+    Skip { output: Option<Value> },
 }
 
 /// What to start.
@@ -173,6 +182,48 @@ impl Runtime {
         if change == InstanceChange::Resume {
             self.inner.wake.notify_one();
         }
+        Ok(instance)
+    }
+
+    /// Re-runs or skips one node of a paused instance (one that failed with `on_error: pause`,
+    /// or any final node run while an operator has paused the instance); it then runs again.
+    pub async fn node_action(
+        &self,
+        id: Id,
+        node_id: &str,
+        action: NodeAction,
+        actor: &str,
+    ) -> Result<InstanceRecord, StoreError> {
+        let inner = &self.inner;
+        let instance = inner
+            .store
+            .instance(id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("instance {id}")))?;
+        let definition = inner
+            .definition(&instance.definition_key, instance.version)
+            .await?;
+        if definition.node(node_id).is_none() {
+            return Err(StoreError::NotFound(format!(
+                "node `{node_id}` in instance {id}"
+            )));
+        }
+        let (skip, input) = match &action {
+            NodeAction::Rerun { input } => (false, input.as_ref()),
+            NodeAction::Skip { output } => (true, output.as_ref()),
+        };
+        let instance = inner
+            .store
+            .queue_node(NodeOperation {
+                instance_id: id,
+                node_id,
+                item: inner.next_id(),
+                skip,
+                input,
+                actor,
+            })
+            .await?;
+        inner.wake.notify_one();
         Ok(instance)
     }
 

@@ -159,6 +159,7 @@ fn base<'a>(inner: &'a Inner, item: &'a WorkItem, state: &StepState) -> Completi
         events: Vec::new(),
         output: None,
         fail: None,
+        pause: None,
     }
 }
 
@@ -265,14 +266,17 @@ async fn run(
     let run_id = item.resume_run.unwrap_or_else(|| inner.next_id());
     let started_at = Utc::now();
     let started = Instant::now();
+    // An operator's skip goes on with the output they gave, without running the node.
+    let skipped = item.skip;
     let input = match &item.input {
+        _ if skipped => Ok(Value::Null),
         Some(given) => Ok(given.clone()),
         None => node_input(node, &state.context),
     };
     let recorded_input = input.as_ref().cloned().unwrap_or(Value::Null);
     // A node that reaches outside is recorded as started before it runs, so a crash mid-call
     // leaves a trace; one that only computes is recorded whole when it finishes.
-    let start_first = reaches_outside(&node.kind) || item.resume_run.is_some();
+    let start_first = !skipped && (reaches_outside(&node.kind) || item.resume_run.is_some());
     if start_first && item.resume_run.is_none() {
         inner
             .store
@@ -286,6 +290,7 @@ async fn run(
             .await?;
     }
     let result = match input {
+        _ if skipped => Ok(item.input.clone().unwrap_or(Value::Null)),
         Ok(input) => {
             let call = Call {
                 node,
@@ -325,7 +330,11 @@ async fn run(
                 instance_output: None,
                 route: Vec::new(),
                 fail: None,
+                pause: None,
             };
+        }
+        if skipped && plan.status == NodeRunStatus::Completed {
+            plan.status = NodeRunStatus::Skipped;
         }
         let mut c = base(inner, item, state);
         if !start_first {
@@ -337,10 +346,10 @@ async fn run(
         }
         c.events.push(NewEvent {
             node_id: Some(node.id.clone()),
-            kind: if plan.status == NodeRunStatus::Completed {
-                "node.completed"
-            } else {
-                "node.failed"
+            kind: match plan.status {
+                NodeRunStatus::Completed => "node.completed",
+                NodeRunStatus::Skipped => "node.skipped",
+                _ => "node.failed",
             },
             data: json!({"run": run_id, "cost_ms": cost_ms, "error": plan.error}),
         });
@@ -383,6 +392,7 @@ async fn run(
         c.context = plan.context;
         c.output = plan.instance_output;
         c.fail = plan.fail;
+        c.pause = plan.pause;
         Some(c)
     })
     .await
@@ -461,6 +471,8 @@ struct Plan {
     instance_output: Option<Value>,
     route: Vec<(String, bool)>,
     fail: Option<Value>,
+    /// Why the instance pauses (the node failed with `on_error: pause`).
+    pause: Option<Value>,
 }
 
 fn plan(
@@ -477,13 +489,20 @@ fn plan(
         instance_output: None,
         route: Vec::new(),
         fail: Some(json!({"node": node.id, "code": error.code, "message": error.message})),
+        pause: None,
     };
     let (outcome, output) = match (result, node.on_error) {
         (Ok(output), _) => (Outcome::Succeeded, output.clone()),
         (Err(error), OnError::Ignore) => (Outcome::Ignored, json!({"error": error.to_json()})),
         (Err(_), OnError::Branch) => (Outcome::Branched, Value::Null),
-        // `pause` needs the instance operations (not built yet): until then it fails.
-        (Err(error), OnError::Fail | OnError::Pause) => return failed(error, None),
+        (Err(error), OnError::Fail) => return failed(error, None),
+        // The instance waits for an operator to re-run the node (perhaps with another input)
+        // or skip it; its other branches wait too.
+        (Err(error), OnError::Pause) => {
+            let mut plan = failed(error, None);
+            plan.pause = plan.fail.take();
+            return plan;
+        }
     };
 
     let mut new_context = None;
@@ -535,6 +554,7 @@ fn plan(
         instance_output,
         route,
         fail: None,
+        pause: None,
     }
 }
 

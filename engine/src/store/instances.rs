@@ -50,6 +50,24 @@ pub trait InstanceStore: Send + Sync {
     /// The queued next items come back already leased to this worker while the instance runs,
     /// so it goes on with them without another trip to the queue.
     async fn complete_step(&self, step: Completion<'_>) -> Result<StepOutcome, StoreError>;
+
+    /// An operator's request on one node of a paused instance: run it again (optionally with
+    /// an edited input) or skip it. The node is queued and the instance runs again.
+    async fn queue_node(&self, op: NodeOperation<'_>) -> Result<InstanceRecord, StoreError>;
+}
+
+/// See [`InstanceStore::queue_node`].
+#[derive(Debug, Clone, Copy)]
+pub struct NodeOperation<'a> {
+    pub instance_id: Id,
+    pub node_id: &'a str,
+    /// The work item to queue.
+    pub item: Id,
+    /// Skip instead of running again.
+    pub skip: bool,
+    /// The input to run with, or (for a skip) the output to go on with.
+    pub input: Option<&'a Value>,
+    pub actor: &'a str,
 }
 
 /// An operator's change to a whole instance.
@@ -112,7 +130,10 @@ pub struct WorkItem {
     /// The node run this activation continues (a timer that has waited).
     pub resume_run: Option<Id>,
     /// Input set by an operator (retry with edited input), used instead of the input mappings.
+    /// For a skip, the output the node is given instead.
     pub input: Option<Value>,
+    /// An operator skipped the node: it does not run, and the flow goes on from it.
+    pub skip: bool,
     /// The instance's definition and version, so a worker needs no extra read to find the node.
     pub definition_key: String,
     pub version: i32,
@@ -231,6 +252,9 @@ pub struct Completion<'a> {
     pub arrival: Option<Arrival<'a>>,
     pub next: Vec<NextItem>,
     pub events: Vec<NewEvent>,
+    /// Pauses the instance for an operator, with this reason (a node failed with
+    /// `on_error: pause`).
+    pub pause: Option<Value>,
     /// The workflow output, set by an end node.
     pub output: Option<Value>,
     /// Ends the instance as failed with this error, dropping its other work.

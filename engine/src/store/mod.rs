@@ -20,7 +20,7 @@ use async_trait::async_trait;
 pub use self::url::{redact, DatabaseUrl, DatabaseUrlError};
 pub use instances::{
     Arrival, Completion, FinishedRun, InstanceChange, InstanceStore, NewEvent, NewInstance,
-    NewNodeRun, NextItem, RunStart, StepOutcome, StepState, WorkItem, DEADLINE_NODE,
+    NewNodeRun, NextItem, NodeOperation, RunStart, StepOutcome, StepState, WorkItem, DEADLINE_NODE,
 };
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;

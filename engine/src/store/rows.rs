@@ -252,6 +252,7 @@ pub(crate) struct WorkItemRow {
     pub attempt: i32,
     pub resume_run: Option<i64>,
     pub input: Option<sqlx::types::Json<serde_json::Value>>,
+    pub skip: bool,
     pub definition_key: String,
     pub version: i32,
 }
@@ -267,6 +268,7 @@ impl WorkItemRow {
             attempt: self.attempt,
             resume_run: self.resume_run.map(Id),
             input: self.input.map(|j| j.0),
+            skip: self.skip,
             definition_key: self.definition_key,
             version: self.version,
         }

@@ -10,6 +10,23 @@ macro_rules! impl_instance_store {
         skip_locked: $skip_locked:literal $(,)?
     ) => {
         impl $store {
+            /// Reads an instance inside a transaction (after changing it).
+            async fn instance_in(
+                tx: &mut sqlx::Transaction<'_, <Self as $crate::store::sql_backend::Backend>::Db>,
+                id: i64,
+            ) -> Result<$crate::instance::InstanceRecord, $crate::store::StoreError> {
+                let row: $crate::store::rows::InstanceRow = sqlx::query_as(
+                    "select id, version_id, definition_key, version, status, input, context,
+                            output, error, trigger, operator, created_at, ended_at, cost_ms
+                       from instances where id = $1",
+                )
+                .bind(id)
+                .fetch_one(&mut **tx)
+                .await
+                .map_err($crate::store::StoreError::from_sqlx)?;
+                row.into_record()
+            }
+
             /// Appends events under the instance row's lock: seqs are handed out by the row.
             async fn append_events(
                 tx: &mut sqlx::Transaction<'_, <Self as $crate::store::sql_backend::Backend>::Db>,
@@ -189,7 +206,7 @@ macro_rules! impl_instance_store {
                                     order by due_at, id limit $4 ",
                     $skip_locked,
                     ")
-                     returning id, instance_id, node_id, from_node, live, attempt, resume_run, input,
+                     returning id, instance_id, node_id, from_node, live, attempt, resume_run, input, skip,
                                (select definition_key from instances i
                                  where i.id = work_items.instance_id) as definition_key,
                                (select version from instances i
@@ -354,17 +371,9 @@ macro_rules! impl_instance_store {
                     data: serde_json::json!({"by": actor}),
                 };
                 Self::append_events(&mut tx, id.0, &[event], now).await?;
-                let row: $crate::store::rows::InstanceRow = sqlx::query_as(
-                    "select id, version_id, definition_key, version, status, input, context,
-                            output, error, trigger, operator, created_at, ended_at, cost_ms
-                       from instances where id = $1",
-                )
-                .bind(id.0)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(StoreError::from_sqlx)?;
+                let record = Self::instance_in(&mut tx, id.0).await?;
                 tx.commit().await.map_err(StoreError::from_sqlx)?;
-                row.into_record()
+                Ok(record)
             }
 
             async fn complete_step(
@@ -518,12 +527,25 @@ macro_rules! impl_instance_store {
                         .await
                         .map_err(StoreError::from_sqlx)?
                 };
-                let status = match (&step.fail, remaining) {
-                    (Some(_), _) => InstanceStatus::Failed,
-                    (None, 0) => InstanceStatus::Completed,
-                    (None, _) => InstanceStatus::Running,
+                let status = match (&step.fail, &step.pause, remaining) {
+                    (Some(_), _, _) => InstanceStatus::Failed,
+                    (None, Some(_), _) => InstanceStatus::Paused,
+                    (None, None, 0) => InstanceStatus::Completed,
+                    (None, None, _) => InstanceStatus::Running,
                 };
                 let mut events = step.events.clone();
+                if let Some(reason) = &step.pause {
+                    sqlx::query("update instances set status = 'paused' where id = $1")
+                        .bind(instance)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(StoreError::from_sqlx)?;
+                    events.push($crate::store::NewEvent {
+                        node_id: None,
+                        kind: "instance.paused",
+                        data: serde_json::json!({"by": "engine", "reason": reason}),
+                    });
+                }
                 if status.is_final() {
                     let created: chrono::DateTime<chrono::Utc> =
                         sqlx::query_scalar("select created_at from instances where id = $1")
@@ -576,6 +598,7 @@ macro_rules! impl_instance_store {
                             attempt: next.attempt,
                             resume_run: next.resume_run,
                             input: next.input.clone(),
+                            skip: false,
                             definition_key: step.definition_key.to_string(),
                             version: step.version,
                         })
@@ -584,6 +607,123 @@ macro_rules! impl_instance_store {
                     Vec::new()
                 };
                 Ok($crate::store::StepOutcome { status, handed })
+            }
+
+            async fn queue_node(
+                &self,
+                op: $crate::store::NodeOperation<'_>,
+            ) -> Result<$crate::instance::InstanceRecord, $crate::store::StoreError> {
+                use $crate::instance::NodeRunStatus;
+                use $crate::store::StoreError;
+                let now = $crate::store::rows::now();
+                let id = op.instance_id;
+                let mut tx = self.pool.begin_with($begin).await.map_err(StoreError::from_sqlx)?;
+                let status: Option<String> = sqlx::query_scalar(concat!(
+                    "select status from instances where id = $1 ",
+                    $for_update
+                ))
+                .bind(id.0)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(StoreError::from_sqlx)?;
+                let status = status.ok_or_else(|| StoreError::NotFound(format!("instance {id}")))?;
+                if status != "paused" {
+                    return Err(StoreError::Conflict(format!(
+                        "instance {id} is {status}; nodes are re-run or skipped while it is paused"
+                    )));
+                }
+                let queued: i64 = sqlx::query_scalar(
+                    "select count(*) from work_items where instance_id = $1 and node_id = $2",
+                )
+                .bind(id.0)
+                .bind(op.node_id)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(StoreError::from_sqlx)?;
+                if queued > 0 {
+                    return Err(StoreError::Conflict(format!(
+                        "node `{}` is already queued to run",
+                        op.node_id
+                    )));
+                }
+                let last: Option<(String, i32)> = sqlx::query_as(
+                    "select status, attempt from node_runs where instance_id = $1 and node_id = $2
+                      order by id desc limit 1",
+                )
+                .bind(id.0)
+                .bind(op.node_id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(StoreError::from_sqlx)?;
+                let Some((last_status, attempt)) = last else {
+                    return Err(StoreError::Conflict(format!(
+                        "node `{}` has not run in this instance",
+                        op.node_id
+                    )));
+                };
+                let last_status = NodeRunStatus::parse(&last_status)
+                    .ok_or_else(|| StoreError::Corrupt(format!("node run status `{last_status}`")))?;
+                let allowed = if op.skip {
+                    matches!(last_status, NodeRunStatus::Failed | NodeRunStatus::TimedOut)
+                } else {
+                    last_status.is_final() && last_status != NodeRunStatus::Skipped
+                };
+                if !allowed {
+                    return Err(StoreError::Conflict(format!(
+                        "node `{}` is {}; it cannot be {}",
+                        op.node_id,
+                        last_status.as_str(),
+                        if op.skip { "skipped" } else { "run again" }
+                    )));
+                }
+                sqlx::query(
+                    "insert into work_items
+                         (id, instance_id, node_id, from_node, live, attempt, due_at, input, skip)
+                     values ($1, $2, $3, null, $4, $5, $6, $7, $8)",
+                )
+                .bind(op.item.0)
+                .bind(id.0)
+                .bind(op.node_id)
+                .bind(true)
+                .bind(attempt + 1)
+                .bind(now)
+                .bind(op.input.map(sqlx::types::Json))
+                .bind(op.skip)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::from_sqlx)?;
+                sqlx::query(
+                    "update instances set status = 'running', step_rev = step_rev + 1 where id = $1",
+                )
+                .bind(id.0)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::from_sqlx)?;
+                // Other leases taken before the pause need not run out first.
+                sqlx::query(
+                    "update work_items set lease_owner = null, lease_until = null
+                      where instance_id = $1",
+                )
+                .bind(id.0)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::from_sqlx)?;
+                let events = [
+                    $crate::store::NewEvent {
+                        node_id: Some(op.node_id.to_string()),
+                        kind: if op.skip { "node.skip_requested" } else { "node.rerun_requested" },
+                        data: serde_json::json!({"by": op.actor, "input": op.input}),
+                    },
+                    $crate::store::NewEvent {
+                        node_id: None,
+                        kind: "instance.resumed",
+                        data: serde_json::json!({"by": op.actor}),
+                    },
+                ];
+                Self::append_events(&mut tx, id.0, &events, now).await?;
+                let record = Self::instance_in(&mut tx, id.0).await?;
+                tx.commit().await.map_err(StoreError::from_sqlx)?;
+                Ok(record)
             }
         }
     };

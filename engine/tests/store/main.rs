@@ -9,6 +9,7 @@ use engine::testing::TestDatabase;
 
 mod definitions;
 mod http;
+mod operations;
 mod runtime;
 mod service;
 mod waiting;
