@@ -182,6 +182,16 @@ pub(super) fn check(definition: &Definition) -> Vec<Issue> {
                 IssueCode::InvalidValue,
                 "input_schema is a JSON Schema (an object)",
             ));
+        } else {
+            // The browser build checks the shape only; the server compiles the schema.
+            #[cfg(feature = "store")]
+            if let Err(e) = jsonschema::validator_for(schema) {
+                issues.push(Issue::field(
+                    "input_schema",
+                    IssueCode::InvalidValue,
+                    format!("input_schema is not a usable JSON Schema: {}", e.masked()),
+                ));
+            }
         }
     }
     let mut seen_ids = HashSet::new();

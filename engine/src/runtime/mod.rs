@@ -36,6 +36,8 @@ pub struct RuntimeConfig {
     pub idle_poll: Duration,
     /// Internal addresses http nodes may call anyway (all public addresses may be called).
     pub http_allow: Vec<ipnet::IpNet>,
+    /// Largest instance input accepted, serialised as JSON.
+    pub max_input_bytes: usize,
 }
 
 impl Default for RuntimeConfig {
@@ -45,6 +47,7 @@ impl Default for RuntimeConfig {
             batch: 32,
             idle_poll: Duration::from_millis(200),
             http_allow: Vec::new(),
+            max_input_bytes: 1024 * 1024,
         }
     }
 }
@@ -55,8 +58,20 @@ pub enum RuntimeError {
     NoSuchVersion { key: String, version: Option<i32> },
     #[error("definition `{0}` is archived and cannot start instances")]
     Archived(String),
+    #[error("the input does not match the definition's input_schema: {}", .0.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; "))]
+    InvalidInput(Vec<InputError>),
+    #[error("the input is {size} bytes; at most {limit} are accepted")]
+    InputTooLarge { size: usize, limit: usize },
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// One way the input breaks the definition's `input_schema`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct InputError {
+    /// Where in the input: `input` or a JSON Pointer below it (`input/user/name`).
+    pub field: String,
+    pub message: String,
 }
 
 /// What an operator asks of one node (see [`Runtime::node_action`]).
@@ -140,6 +155,7 @@ impl Runtime {
                 version: request.version,
             })?;
         let definition = inner.definition(key, version.version).await?;
+        inner.check_input(&definition, &request.input)?;
         let start = definition
             .nodes
             .iter()
@@ -309,6 +325,41 @@ impl Inner {
             cache.insert(cache_key, definition.clone());
         }
         Ok(definition)
+    }
+
+    /// The input fits the size limit and the definition's `input_schema`.
+    fn check_input(&self, definition: &Definition, input: &Value) -> Result<(), RuntimeError> {
+        let size = serde_json::to_vec(input)
+            .map(|v| v.len())
+            .unwrap_or(usize::MAX);
+        let limit = self.config.max_input_bytes;
+        if size > limit {
+            return Err(RuntimeError::InputTooLarge { size, limit });
+        }
+        let Some(schema) = &definition.input_schema else {
+            return Ok(());
+        };
+        // Checked when the version was published; a schema that still does not compile
+        // refuses every input rather than none.
+        let validator = jsonschema::validator_for(schema).map_err(|e| {
+            RuntimeError::InvalidInput(vec![InputError {
+                field: "input_schema".into(),
+                message: e.masked().to_string(),
+            }])
+        })?;
+        let errors: Vec<InputError> = validator
+            .iter_errors(input)
+            .take(20)
+            .map(|e| InputError {
+                field: format!("input{}", e.instance_path().as_str()),
+                message: e.masked().to_string(),
+            })
+            .collect();
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(RuntimeError::InvalidInput(errors))
+        }
     }
 
     fn cached(&self, key: &(String, i32)) -> Option<Arc<Definition>> {

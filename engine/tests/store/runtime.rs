@@ -343,6 +343,63 @@ async fn start_rules(db: &TestDatabase, _backend: Backend) {
     ));
 }
 
+conformance!(the_input_is_checked_against_the_input_schema, input_checks);
+async fn input_checks(db: &TestDatabase, _backend: Backend) {
+    let store = open(db).await;
+    let rt = runtime(&store, 1);
+    let mut doc = sizing();
+    doc["key"] = json!("typed");
+    doc["input_schema"] = json!({
+        "type": "object", "required": ["size"],
+        "properties": {"size": {"type": "integer", "minimum": 1}}
+    });
+    publish(&store, doc).await;
+    let request = |input| StartRequest {
+        definition_key: "typed".into(),
+        version: None,
+        input,
+        trigger: Trigger::Api,
+        operator: "olivia".into(),
+    };
+    match rt.start(request(json!({"size": "big"}))).await {
+        Err(RuntimeError::InvalidInput(errors)) => {
+            assert_eq!(errors.len(), 1, "{errors:?}");
+            assert_eq!(errors[0].field, "input/size");
+        }
+        other => panic!("a string size is refused: {other:?}"),
+    }
+    match rt.start(request(json!({}))).await {
+        Err(RuntimeError::InvalidInput(errors)) => assert_eq!(errors[0].field, "input"),
+        other => panic!("a missing size is refused: {other:?}"),
+    }
+    // 10 MB of input is refused whole, before anything is written.
+    let huge = json!({"size": 3, "blob": "x".repeat(10 * 1024 * 1024)});
+    assert!(matches!(
+        rt.start(request(huge)).await,
+        Err(RuntimeError::InputTooLarge { .. })
+    ));
+    let ok = rt
+        .start(request(json!({"size": 3})))
+        .await
+        .expect("valid input");
+    assert_eq!(finished(&rt, ok.id).await.status, InstanceStatus::Completed);
+
+    // A schema that cannot compile is a definition issue, so it is never published.
+    let service = DefinitionService::new(store.clone(), IdGenerator::new(9));
+    let mut broken = sizing();
+    broken["key"] = json!("broken-schema");
+    broken["input_schema"] = json!({"type": "integerish"});
+    let saved = service.save_draft(broken, "designer").await.expect("draft");
+    assert!(
+        saved
+            .issues
+            .iter()
+            .any(|i| i.field.as_deref() == Some("input_schema")),
+        "{:?}",
+        saved.issues
+    );
+}
+
 conformance!(
     workers_share_the_queue_and_each_node_runs_once,
     shared_queue
