@@ -107,6 +107,8 @@ pub struct NodeRun {
     pub id: Id,
     pub node_id: String,
     pub attempt: i32,
+    /// The foreach iteration the run belongs to.
+    pub loop_index: Option<i32>,
     pub status: NodeRunStatus,
     pub input: Option<Value>,
     pub output: Option<Value>,

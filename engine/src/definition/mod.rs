@@ -121,6 +121,59 @@ impl Definition {
     pub fn node(&self, id: &str) -> Option<&Node> {
         self.nodes.iter().find(|n| n.id == id)
     }
+
+    /// A node anywhere in the definition (foreach bodies included), with the edges of the graph
+    /// it is in and the foreach whose body holds it.
+    pub fn locate(&self, id: &str) -> Option<Located<'_>> {
+        locate_in(&self.nodes, &self.edges, None, id)
+    }
+}
+
+/// See [`Definition::locate`].
+#[derive(Debug, Clone, Copy)]
+pub struct Located<'a> {
+    pub node: &'a Node,
+    /// The edges of the node's own graph (the top level, or the body it is in).
+    pub edges: &'a [Edge],
+    /// The foreach whose body holds the node, and the edges of the foreach's own graph.
+    pub parent: Option<(&'a Node, &'a [Edge])>,
+}
+
+impl<'a> Located<'a> {
+    pub fn incoming(&self) -> usize {
+        self.edges.iter().filter(|e| e.to == self.node.id).count()
+    }
+
+    pub fn outgoing(&self) -> Vec<&'a Edge> {
+        self.edges
+            .iter()
+            .filter(|e| e.from == self.node.id)
+            .collect()
+    }
+}
+
+fn locate_in<'a>(
+    nodes: &'a [Node],
+    edges: &'a [Edge],
+    parent: Option<(&'a Node, &'a [Edge])>,
+    id: &str,
+) -> Option<Located<'a>> {
+    if let Some(node) = nodes.iter().find(|n| n.id == id) {
+        return Some(Located {
+            node,
+            edges,
+            parent,
+        });
+    }
+    nodes.iter().find_map(|n| match &n.kind {
+        NodeKind::Foreach(foreach) => locate_in(
+            &foreach.body.nodes,
+            &foreach.body.edges,
+            Some((n, edges)),
+            id,
+        ),
+        _ => None,
+    })
 }
 
 #[cfg(test)]

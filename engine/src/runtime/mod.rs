@@ -7,6 +7,7 @@
 
 pub mod executors;
 pub mod expr;
+mod foreach;
 pub mod mapping;
 pub mod route;
 mod step;
@@ -23,7 +24,7 @@ use tokio::task::JoinSet;
 use crate::definition::{Definition, DefinitionStatus, NodeKind};
 use crate::id::{Id, IdGenerator};
 use crate::instance::{InstanceRecord, Trigger};
-use crate::store::{InstanceChange, NewInstance, NodeOperation, Store, StoreError};
+use crate::store::{InstanceChange, NewInstance, NodeOperation, Store, StoreError, WorkItem};
 use executors::{AddressPolicy, Executors};
 
 #[derive(Debug, Clone)]
@@ -219,11 +220,12 @@ impl Runtime {
         let definition = inner
             .definition(&instance.definition_key, instance.version)
             .await?;
-        if definition.node(node_id).is_none() {
+        let Some(at) = definition.locate(node_id) else {
             return Err(StoreError::NotFound(format!(
                 "node `{node_id}` in instance {id}"
             )));
-        }
+        };
+        let in_body_of = at.parent.map(|(parent, _)| parent.id.as_str());
         let (skip, input) = match &action {
             NodeAction::Rerun { input } => (false, input.as_ref()),
             NodeAction::Skip { output } => (true, output.as_ref()),
@@ -237,6 +239,7 @@ impl Runtime {
                 skip,
                 input,
                 actor,
+                in_body_of,
             })
             .await?;
         inner.wake.notify_one();
@@ -255,25 +258,17 @@ impl Runtime {
             )
             .await?;
         let count = items.len();
+        // Items a step hands on (already leased to this worker) run as tasks of their own, so
+        // parallel branches and foreach iterations run side by side.
         let mut running = JoinSet::new();
         for item in items {
-            let inner = self.inner.clone();
-            running.spawn(async move {
-                // Items handed on by a step are already leased here: run them straight away.
-                let mut pending = vec![item];
-                while let Some(item) = pending.pop() {
-                    let instance = item.instance_id;
-                    match step::process(&inner, item).await {
-                        Ok(handed) => pending.extend(handed),
-                        // The item stays queued; its lease expires and it is tried again.
-                        Err(err) => {
-                            tracing::warn!(%instance, error = %err, "step failed; it will be retried")
-                        }
-                    }
-                }
-            });
+            running.spawn(step_task(self.inner.clone(), item));
         }
-        while running.join_next().await.is_some() {}
+        while let Some(done) = running.join_next().await {
+            for item in done.unwrap_or_default() {
+                running.spawn(step_task(self.inner.clone(), item));
+            }
+        }
         Ok(count)
     }
 
@@ -303,6 +298,19 @@ impl Runtime {
     pub async fn drain(&self) -> Result<(), StoreError> {
         while self.run_once().await? > 0 {}
         Ok(())
+    }
+}
+
+/// Runs one item; returns the items handed on.
+async fn step_task(inner: Arc<Inner>, item: WorkItem) -> Vec<WorkItem> {
+    let instance = item.instance_id;
+    match step::process(&inner, item).await {
+        Ok(handed) => handed,
+        // The item stays queued; its lease expires and it is tried again.
+        Err(err) => {
+            tracing::warn!(%instance, error = %err, "step failed; it will be retried");
+            Vec::new()
+        }
     }
 }
 

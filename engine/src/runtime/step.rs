@@ -9,12 +9,12 @@ use serde_json::{json, Value};
 
 use super::executors::{Call, NodeError};
 use super::route::{route, Outcome};
-use super::{mapping, Inner};
-use crate::definition::{Definition, Edge, JoinMode, Node, NodeKind, OnError, Retry, Timer};
+use super::{foreach, mapping, Inner};
+use crate::definition::{Edge, JoinMode, Located, Node, NodeKind, OnError, Retry, Timer};
 use crate::instance::{InstanceStatus, NodeRunStatus};
 use crate::store::{
-    Arrival, Completion, FinishedRun, NewEvent, NewNodeRun, NextItem, RunStart, StepState,
-    StoreError, WorkItem, DEADLINE_NODE,
+    Arrival, Completion, FinishedRun, IterationChange, IterationKey, NewEvent, NewNodeRun,
+    NextItem, RunStart, StepState, StoreError, WorkItem, DEADLINE_NODE,
 };
 
 /// Runs one item and returns the items handed on to this worker (leased to it already).
@@ -23,21 +23,21 @@ pub(super) async fn process(inner: &Inner, item: WorkItem) -> Result<Vec<WorkIte
         return deadline(inner, &item).await;
     }
     let definition = inner.definition(&item.definition_key, item.version).await?;
-    let Some(node) = definition.node(&item.node_id) else {
+    let Some(at) = definition.locate(&item.node_id) else {
         return Err(StoreError::Corrupt(format!(
             "instance {} has work for unknown node `{}`",
             item.instance_id, item.node_id
         )));
     };
-    let incoming = definition.edges.iter().filter(|e| e.to == node.id).count();
+    let incoming = at.incoming();
     match (&item.from_node, item.live) {
-        (Some(from), _) if incoming > 1 => arrive(inner, &item, node, from, incoming).await,
-        (_, false) => skip(inner, &item, &definition, node).await,
-        (_, true) => match &node.kind {
+        (Some(from), _) if incoming > 1 => arrive(inner, &item, at, from, incoming).await,
+        (_, false) => skip(inner, &item, at).await,
+        (_, true) => match &at.node.kind {
             NodeKind::Timer(timer) if item.resume_run.is_none() => {
-                wait(inner, &item, node, timer).await
+                wait(inner, &item, at, timer).await
             }
-            _ => run(inner, &item, &definition, node).await,
+            _ => run(inner, &item, at).await,
         },
     }
 }
@@ -60,9 +60,10 @@ async fn deadline(inner: &Inner, item: &WorkItem) -> Result<Vec<WorkItem>, Store
 async fn wait(
     inner: &Inner,
     item: &WorkItem,
-    node: &Node,
+    at: Located<'_>,
     timer: &Timer,
 ) -> Result<Vec<WorkItem>, StoreError> {
+    let node = at.node;
     let now = Utc::now();
     let until = match (&timer.duration, &timer.until) {
         (Some(duration), _) => {
@@ -80,11 +81,12 @@ async fn wait(
             return None;
         }
         let mut c = base(inner, item, state);
-        c.run = Some(FinishedRun {
+        c.runs.push(FinishedRun {
             id: run_id,
             started: Some(RunStart {
                 node_id: node.id.clone(),
                 attempt: item.attempt,
+                loop_index: item.loop_index,
                 input: Value::Null,
                 started_at: now,
             }),
@@ -102,7 +104,7 @@ async fn wait(
             attempt: item.attempt,
             delay_ms,
             resume_run: Some(run_id),
-            ..NextItem::new(inner.next_id(), &node.id, None)
+            ..NextItem::new(inner.next_id(), &node.id, None).within(item)
         });
         Some(c)
     })
@@ -111,7 +113,7 @@ async fn wait(
 
 /// Commits `build(state)`; on `Stale` reads the state again and rebuilds. `known` is a state
 /// already read, tried first.
-async fn commit<'a, F>(
+pub(super) async fn commit<'a, F>(
     inner: &Inner,
     item: &WorkItem,
     join: Option<&str>,
@@ -124,7 +126,12 @@ where
     loop {
         let state = match known.take() {
             Some(state) => state,
-            None => inner.store.step_state(item.instance_id, join).await?,
+            None => {
+                inner
+                    .store
+                    .step_state(item.instance_id, join, iteration_of(item))
+                    .await?
+            }
         };
         if state.status.is_final() {
             // Cancelled or finished meanwhile: nothing to record. (A paused instance still
@@ -143,7 +150,16 @@ where
     }
 }
 
-fn base<'a>(inner: &'a Inner, item: &'a WorkItem, state: &StepState) -> Completion<'a> {
+/// The iteration `item` runs in, when it is in a foreach body.
+fn iteration_of(item: &WorkItem) -> Option<IterationKey> {
+    Some(IterationKey {
+        run: item.loop_run?,
+        index: item.loop_index?,
+        item: item.id,
+    })
+}
+
+pub(super) fn base<'a>(inner: &'a Inner, item: &'a WorkItem, state: &StepState) -> Completion<'a> {
     Completion {
         instance_id: item.instance_id,
         definition_key: &item.definition_key,
@@ -152,9 +168,10 @@ fn base<'a>(inner: &'a Inner, item: &'a WorkItem, state: &StepState) -> Completi
         lease_owner: &inner.owner,
         lease_ms: inner.config.lease.as_millis() as i64,
         expected_rev: state.rev,
-        run: None,
+        runs: Vec::new(),
         context: None,
         arrival: None,
+        iterations: Vec::new(),
         next: Vec::new(),
         events: Vec::new(),
         output: None,
@@ -168,15 +185,21 @@ fn base<'a>(inner: &'a Inner, item: &'a WorkItem, state: &StepState) -> Completi
 async fn arrive(
     inner: &Inner,
     item: &WorkItem,
-    node: &Node,
+    at: Located<'_>,
     from: &str,
     incoming: usize,
 ) -> Result<Vec<WorkItem>, StoreError> {
+    let node = at.node;
     let mode = match node.kind {
         NodeKind::Join { join } => join,
         _ => JoinMode::All,
     };
-    commit(inner, item, Some(&node.id), None, |state| {
+    // Each iteration of a foreach body joins on its own.
+    let key = match item.loop_index {
+        Some(index) => format!("{}#{index}", node.id),
+        None => node.id.clone(),
+    };
+    commit(inner, item, Some(&key), None, |state| {
         let mut c = base(inner, item, state);
         let arrived = state.arrivals.len() + 1;
         let any_live_before = state.arrivals.iter().any(|(_, live)| *live);
@@ -187,10 +210,10 @@ async fn arrive(
             JoinMode::First => (complete && !any_live_before && !item.live).then_some(false),
         };
         c.arrival = Some(if complete {
-            Arrival::Clear { node: &node.id }
+            Arrival::Clear { node: &key }
         } else {
             Arrival::Record {
-                node: &node.id,
+                node: &key,
                 from,
                 live: item.live,
             }
@@ -198,9 +221,10 @@ async fn arrive(
         if let Some(live) = fire {
             c.next.push(NextItem {
                 live,
-                ..NextItem::new(inner.next_id(), &node.id, None)
+                ..NextItem::new(inner.next_id(), &node.id, None).within(item)
             });
         }
+        foreach::close_iteration(inner, item, at, state, &mut c, None);
         Some(c)
     })
     .await
@@ -210,29 +234,26 @@ async fn arrive(
 async fn skip(
     inner: &Inner,
     item: &WorkItem,
-    definition: &Definition,
-    node: &Node,
+    at: Located<'_>,
 ) -> Result<Vec<WorkItem>, StoreError> {
-    let outgoing: Vec<&Edge> = definition
-        .edges
-        .iter()
-        .filter(|e| e.from == node.id)
-        .collect();
+    let node = at.node;
+    let outgoing = at.outgoing();
     commit(inner, item, None, None, |state| {
         let mut c = base(inner, item, state);
         c.next = outgoing
             .iter()
             .map(|e| NextItem {
                 live: false,
-                ..NextItem::new(inner.next_id(), &e.to, Some(node.id.clone()))
+                ..NextItem::new(inner.next_id(), &e.to, Some(node.id.clone())).within(item)
             })
             .collect();
         let run_id = inner.next_id();
-        c.run = Some(FinishedRun {
+        c.runs.push(FinishedRun {
             id: run_id,
             started: Some(RunStart {
                 node_id: node.id.clone(),
                 attempt: item.attempt,
+                loop_index: item.loop_index,
                 input: Value::Null,
                 started_at: Utc::now(),
             }),
@@ -246,22 +267,25 @@ async fn skip(
             kind: "node.skipped",
             data: json!({"run": run_id}),
         });
+        foreach::close_iteration(inner, item, at, state, &mut c, None);
         Some(c)
     })
     .await
 }
 
 /// Runs the node once, then records what it did and where the flow goes.
-async fn run(
-    inner: &Inner,
-    item: &WorkItem,
-    definition: &Definition,
-    node: &Node,
-) -> Result<Vec<WorkItem>, StoreError> {
-    let state = inner.store.step_state(item.instance_id, None).await?;
+async fn run(inner: &Inner, item: &WorkItem, at: Located<'_>) -> Result<Vec<WorkItem>, StoreError> {
+    let node = at.node;
+    let state = inner
+        .store
+        .step_state(item.instance_id, None, iteration_of(item))
+        .await?;
     if state.status != InstanceStatus::Running {
         return Ok(Vec::new());
     }
+    // What the node reads as `$.context`: inside a foreach body, the iteration's own context
+    // over the instance's.
+    let view = foreach::view(&state);
     // A resumed run (a timer that has waited) was recorded when it began.
     let run_id = item.resume_run.unwrap_or_else(|| inner.next_id());
     let started_at = Utc::now();
@@ -271,9 +295,23 @@ async fn run(
     let input = match &item.input {
         _ if skipped => Ok(Value::Null),
         Some(given) => Ok(given.clone()),
-        None => node_input(node, &state.context),
+        None => node_input(node, &view),
     };
     let recorded_input = input.as_ref().cloned().unwrap_or(Value::Null);
+
+    // A foreach with items starts its iterations and waits for them; with none it is done.
+    let mut decided = None;
+    if let (NodeKind::Foreach(spec), false, Ok(given)) = (&node.kind, skipped, &input) {
+        match foreach::collection(spec, &view, given, item) {
+            Ok(items) if !items.is_empty() => {
+                drop(view);
+                return foreach::start(inner, item, node, spec, state, items, recorded_input).await;
+            }
+            Ok(_) => decided = Some(Ok(json!([]))),
+            Err(e) => decided = Some(Err(e)),
+        }
+    }
+
     // A node that reaches outside is recorded as started before it runs, so a crash mid-call
     // leaves a trace; one that only computes is recorded whole when it finishes.
     let start_first = !skipped && (reaches_outside(&node.kind) || item.resume_run.is_some());
@@ -285,29 +323,28 @@ async fn run(
                 instance_id: item.instance_id,
                 node_id: &node.id,
                 attempt: item.attempt,
+                loop_index: item.loop_index,
                 input: &recorded_input,
             })
             .await?;
     }
-    let result = match input {
+    let result = match (decided, input) {
+        (Some(decided), _) => decided,
         _ if skipped => Ok(item.input.clone().unwrap_or(Value::Null)),
-        Ok(input) => {
+        (None, Ok(input)) => {
             let call = Call {
                 node,
                 input,
-                context: &state.context,
+                context: &view,
                 idempotency_key: item.id.to_string(),
             };
             execute(inner, node, call).await
         }
-        Err(e) => Err(e),
+        (None, Err(e)) => Err(e),
     };
+    drop(view);
     let cost_ms = started.elapsed().as_millis() as i64;
-    let outgoing: Vec<&Edge> = definition
-        .edges
-        .iter()
-        .filter(|e| e.from == node.id)
-        .collect();
+    let outgoing = at.outgoing();
 
     // A failure with attempts left is retried after its backoff, before on_error applies.
     let retry_in = match (&result, &node.retry) {
@@ -320,7 +357,10 @@ async fn run(
     // Planned afresh from each state the commit sees; the node itself is not run again. The
     // state read before running is tried first: usually nothing else happened meanwhile.
     commit(inner, item, None, Some(state), |state| {
-        let mut plan = plan(node, &outgoing, &result, &state.context);
+        let mut plan = match &state.iteration {
+            Some(it) => plan(node, &outgoing, &result, &it.context, Some(&state.context)),
+            None => plan(node, &outgoing, &result, &state.context, None),
+        };
         if retry_in.is_some() {
             plan = Plan {
                 status: plan.status,
@@ -341,7 +381,7 @@ async fn run(
             c.events.push(NewEvent {
                 node_id: Some(node.id.clone()),
                 kind: "node.started",
-                data: json!({"run": run_id, "attempt": item.attempt}),
+                data: json!({"run": run_id, "attempt": item.attempt, "loop_index": item.loop_index}),
             });
         }
         c.events.push(NewEvent {
@@ -353,11 +393,17 @@ async fn run(
             },
             data: json!({"run": run_id, "cost_ms": cost_ms, "error": plan.error}),
         });
-        c.run = Some(FinishedRun {
+        // What a completed body node leaves as its iteration's output.
+        let produced = match plan.status {
+            NodeRunStatus::Completed | NodeRunStatus::Skipped => plan.output.clone(),
+            _ => None,
+        };
+        c.runs.push(FinishedRun {
             id: run_id,
             started: (!start_first).then(|| RunStart {
                 node_id: node.id.clone(),
                 attempt: item.attempt,
+                loop_index: item.loop_index,
                 input: recorded_input.clone(),
                 started_at,
             }),
@@ -371,7 +417,7 @@ async fn run(
             .into_iter()
             .map(|(to, live)| NextItem {
                 live,
-                ..NextItem::new(inner.next_id(), to, Some(node.id.clone()))
+                ..NextItem::new(inner.next_id(), to, Some(node.id.clone())).within(item)
             })
             .collect();
         if let Some(delay_ms) = retry_in {
@@ -386,13 +432,22 @@ async fn run(
                 attempt: item.attempt + 1,
                 delay_ms,
                 input: item.input.clone(),
-                ..NextItem::new(inner.next_id(), &node.id, None)
+                ..NextItem::new(inner.next_id(), &node.id, None).within(item)
             });
         }
-        c.context = plan.context;
+        match (item.loop_run, item.loop_index) {
+            (Some(run), Some(index)) => c.iterations.push(IterationChange::Update {
+                run,
+                index,
+                context: plan.context,
+                output: produced.clone(),
+            }),
+            _ => c.context = plan.context,
+        }
         c.output = plan.instance_output;
         c.fail = plan.fail;
         c.pause = plan.pause;
+        foreach::close_iteration(inner, item, at, state, &mut c, produced);
         Some(c)
     })
     .await
@@ -430,6 +485,7 @@ fn reaches_outside(kind: &NodeKind) -> bool {
             | NodeKind::Parallel
             | NodeKind::Join { .. }
             | NodeKind::Script { .. }
+            | NodeKind::Foreach(_)
     )
 }
 
@@ -461,25 +517,28 @@ async fn execute(inner: &Inner, node: &Node, call: Call<'_>) -> Result<Value, No
 }
 
 /// What a finished node changes.
-struct Plan {
-    status: NodeRunStatus,
-    output: Option<Value>,
-    error: Option<Value>,
+pub(super) struct Plan {
+    pub status: NodeRunStatus,
+    pub output: Option<Value>,
+    pub error: Option<Value>,
     /// The new context, when output mappings wrote to it.
-    context: Option<Value>,
+    pub context: Option<Value>,
     /// The workflow's output, when this is an end node.
-    instance_output: Option<Value>,
-    route: Vec<(String, bool)>,
-    fail: Option<Value>,
+    pub instance_output: Option<Value>,
+    pub route: Vec<(String, bool)>,
+    pub fail: Option<Value>,
     /// Why the instance pauses (the node failed with `on_error: pause`).
-    pause: Option<Value>,
+    pub pause: Option<Value>,
 }
 
-fn plan(
+/// What `node`'s result changes. `context` is where its output mappings write: the instance's
+/// context, or inside a foreach body the iteration's, read over `outer` (the instance's).
+pub(super) fn plan(
     node: &Node,
     outgoing: &[&Edge],
     result: &Result<Value, NodeError>,
     context: &Value,
+    outer: Option<&Value>,
 ) -> Plan {
     let failed = |error: &NodeError, output: Option<Value>| Plan {
         status: failure_status(error),
@@ -508,7 +567,7 @@ fn plan(
     let mut new_context = None;
     let mut instance_output = None;
     if outcome == Outcome::Succeeded && !node.output_mappings.is_empty() {
-        if matches!(node.kind, NodeKind::End) {
+        if matches!(node.kind, NodeKind::End) && outer.is_none() {
             // An end node maps the context into the workflow's output.
             let mut target = json!({ "output": {} });
             if let Err(e) = mapping::apply(
@@ -531,7 +590,15 @@ fn plan(
             new_context = Some(target["context"].take());
         }
     }
-    let routing_context = new_context.as_ref().unwrap_or(context);
+    let written = new_context.as_ref().unwrap_or(context);
+    let merged;
+    let routing_context = match outer {
+        Some(outer) => {
+            merged = foreach::merge(outer, written);
+            &merged
+        }
+        None => written,
+    };
     let route = match route(&node.kind, outgoing, outcome, routing_context, &output) {
         Ok(route) => route
             .into_iter()

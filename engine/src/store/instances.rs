@@ -30,7 +30,12 @@ pub trait InstanceStore: Send + Sync {
     ) -> Result<Vec<WorkItem>, StoreError>;
 
     /// What a step is computed from: the instance's state and, for a join, the arrivals at it.
-    async fn step_state(&self, instance: Id, join: Option<&str>) -> Result<StepState, StoreError>;
+    async fn step_state(
+        &self,
+        instance: Id,
+        join: Option<&str>,
+        iteration: Option<IterationKey>,
+    ) -> Result<StepState, StoreError>;
 
     /// Records that a node started running (a node run and a `node.started` event).
     async fn begin_node_run(&self, run: NewNodeRun<'_>) -> Result<(), StoreError>;
@@ -68,6 +73,9 @@ pub struct NodeOperation<'a> {
     /// The input to run with, or (for a skip) the output to go on with.
     pub input: Option<&'a Value>,
     pub actor: &'a str,
+    /// The foreach whose body holds the node: the activation joins the iteration the node's
+    /// last run was in.
+    pub in_body_of: Option<&'a str>,
 }
 
 /// An operator's change to a whole instance.
@@ -134,6 +142,9 @@ pub struct WorkItem {
     pub input: Option<Value>,
     /// An operator skipped the node: it does not run, and the flow goes on from it.
     pub skip: bool,
+    /// In a foreach body: the foreach node's run and the iteration.
+    pub loop_run: Option<Id>,
+    pub loop_index: Option<i32>,
     /// The instance's definition and version, so a worker needs no extra read to find the node.
     pub definition_key: String,
     pub version: i32,
@@ -153,6 +164,8 @@ pub struct StepState {
     pub rev: i32,
     /// Branches that already arrived at the node: (from, live).
     pub arrivals: Vec<(String, bool)>,
+    /// Set when the step is inside a foreach iteration.
+    pub iteration: Option<IterationState>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -161,6 +174,7 @@ pub struct NewNodeRun<'a> {
     pub instance_id: Id,
     pub node_id: &'a str,
     pub attempt: i32,
+    pub loop_index: Option<i32>,
     pub input: &'a Value,
 }
 
@@ -180,6 +194,7 @@ pub struct FinishedRun {
 pub struct RunStart {
     pub node_id: String,
     pub attempt: i32,
+    pub loop_index: Option<i32>,
     pub input: Value,
     pub started_at: chrono::DateTime<chrono::Utc>,
 }
@@ -197,6 +212,8 @@ pub struct NextItem {
     pub delay_ms: i64,
     pub resume_run: Option<Id>,
     pub input: Option<Value>,
+    pub loop_run: Option<Id>,
+    pub loop_index: Option<i32>,
 }
 
 impl NextItem {
@@ -211,8 +228,67 @@ impl NextItem {
             delay_ms: 0,
             resume_run: None,
             input: None,
+            loop_run: None,
+            loop_index: None,
         }
     }
+
+    /// The same, in the iteration `item` runs in (if any).
+    pub fn within(mut self, item: &WorkItem) -> Self {
+        self.loop_run = item.loop_run;
+        self.loop_index = item.loop_index;
+        self
+    }
+}
+
+/// Names one iteration of a foreach, and the item asking about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IterationKey {
+    pub run: Id,
+    pub index: i32,
+    pub item: Id,
+}
+
+/// An iteration as a step inside it sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IterationState {
+    pub context: Value,
+    /// The iteration's other queued work.
+    pub remaining: i64,
+    /// The output of this iteration's last completed node so far.
+    pub output: Option<Value>,
+    /// The lowest iteration not started yet.
+    pub next_pending: Option<i32>,
+    /// Other iterations running.
+    pub running: i64,
+    /// When this is the last open iteration: the outputs of all the others, by index.
+    pub outputs: Option<Vec<(i32, Value)>>,
+}
+
+/// What a step changes in the iterations of a foreach (run = the foreach node's run).
+#[derive(Debug, Clone)]
+pub enum IterationChange {
+    /// The foreach starts: one iteration per context; the first `running` run at once.
+    Create {
+        run: Id,
+        contexts: Vec<Value>,
+        running: usize,
+    },
+    /// A body node finished: its iteration's context and output (when it ran).
+    Update {
+        run: Id,
+        index: i32,
+        context: Option<Value>,
+        output: Option<Value>,
+    },
+    /// An iteration is over; the pending one `start` (if any) starts.
+    Finish {
+        run: Id,
+        index: i32,
+        start: Option<i32>,
+    },
+    /// The foreach is over: its iterations go.
+    Clear { run: Id },
 }
 
 #[derive(Debug, Clone)]
@@ -246,12 +322,14 @@ pub struct Completion<'a> {
     /// How long the handed-over next items stay leased to this worker.
     pub lease_ms: i64,
     pub expected_rev: i32,
-    pub run: Option<FinishedRun>,
+    /// Node runs recorded (a body node and, when its iteration ends the foreach, the foreach).
+    pub runs: Vec<FinishedRun>,
     /// The new context, when the step changed it.
     pub context: Option<Value>,
     pub arrival: Option<Arrival<'a>>,
     pub next: Vec<NextItem>,
     pub events: Vec<NewEvent>,
+    pub iterations: Vec<IterationChange>,
     /// Pauses the instance for an operator, with this reason (a node failed with
     /// `on_error: pause`).
     pub pause: Option<Value>,

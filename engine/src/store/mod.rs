@@ -19,8 +19,9 @@ use async_trait::async_trait;
 
 pub use self::url::{redact, DatabaseUrl, DatabaseUrlError};
 pub use instances::{
-    Arrival, Completion, FinishedRun, InstanceChange, InstanceStore, NewEvent, NewInstance,
-    NewNodeRun, NextItem, NodeOperation, RunStart, StepOutcome, StepState, WorkItem, DEADLINE_NODE,
+    Arrival, Completion, FinishedRun, InstanceChange, InstanceStore, IterationChange, IterationKey,
+    IterationState, NewEvent, NewInstance, NewNodeRun, NextItem, NodeOperation, RunStart,
+    StepOutcome, StepState, WorkItem, DEADLINE_NODE,
 };
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;

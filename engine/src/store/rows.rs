@@ -194,6 +194,7 @@ pub(crate) struct NodeRunRow {
     pub id: i64,
     pub node_id: String,
     pub attempt: i32,
+    pub loop_index: Option<i32>,
     pub status: String,
     pub input: Option<Json<Value>>,
     pub output: Option<Json<Value>>,
@@ -209,6 +210,7 @@ impl NodeRunRow {
             id: Id(self.id),
             node_id: self.node_id,
             attempt: self.attempt,
+            loop_index: self.loop_index,
             status: crate::instance::NodeRunStatus::parse(&self.status)
                 .ok_or_else(|| StoreError::Corrupt(format!("node run status `{}`", self.status)))?,
             input: json_or_corrupt(self.input),
@@ -253,6 +255,8 @@ pub(crate) struct WorkItemRow {
     pub resume_run: Option<i64>,
     pub input: Option<sqlx::types::Json<serde_json::Value>>,
     pub skip: bool,
+    pub loop_run: Option<i64>,
+    pub loop_index: Option<i32>,
     pub definition_key: String,
     pub version: i32,
 }
@@ -269,6 +273,8 @@ impl WorkItemRow {
             resume_run: self.resume_run.map(Id),
             input: self.input.map(|j| j.0),
             skip: self.skip,
+            loop_run: self.loop_run.map(Id),
+            loop_index: self.loop_index,
             definition_key: self.definition_key,
             version: self.version,
         }

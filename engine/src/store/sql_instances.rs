@@ -10,6 +10,153 @@ macro_rules! impl_instance_store {
         skip_locked: $skip_locked:literal $(,)?
     ) => {
         impl $store {
+            /// One iteration of a foreach as a step inside it sees it.
+            async fn iteration_state(
+                &self,
+                instance: $crate::id::Id,
+                key: $crate::store::IterationKey,
+            ) -> Result<$crate::store::IterationState, $crate::store::StoreError> {
+                use $crate::store::StoreError;
+                type Json = sqlx::types::Json<serde_json::Value>;
+                let found: Option<(Json, Option<Json>)> = sqlx::query_as(
+                    "select context, output from loop_iterations where run_id = $1 and idx = $2",
+                )
+                .bind(key.run.0)
+                .bind(key.index)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(StoreError::from_sqlx)?;
+                let (context, output) = found.ok_or_else(|| {
+                    StoreError::NotFound(format!("iteration {} of run {} in {instance}", key.index, key.run))
+                })?;
+                let remaining: i64 = sqlx::query_scalar(
+                    "select count(*) from work_items
+                      where loop_run = $1 and loop_index = $2 and id <> $3",
+                )
+                .bind(key.run.0)
+                .bind(key.index)
+                .bind(key.item.0)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(StoreError::from_sqlx)?;
+                let (next_pending, running): (Option<i32>, i64) = sqlx::query_as(
+                    "select min(case when status = 'pending' then idx end),
+                            count(case when status = 'running' and idx <> $2 then 1 end)
+                       from loop_iterations where run_id = $1",
+                )
+                .bind(key.run.0)
+                .bind(key.index)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(StoreError::from_sqlx)?;
+                let outputs = if next_pending.is_none() && running == 0 {
+                    let rows: Vec<(i32, Option<sqlx::types::Json<serde_json::Value>>)> =
+                        sqlx::query_as(
+                            "select idx, output from loop_iterations
+                              where run_id = $1 and idx <> $2 order by idx",
+                        )
+                        .bind(key.run.0)
+                        .bind(key.index)
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(StoreError::from_sqlx)?;
+                    Some(
+                        rows.into_iter()
+                            .map(|(i, o)| (i, o.map_or(serde_json::Value::Null, |j| j.0)))
+                            .collect(),
+                    )
+                } else {
+                    None
+                };
+                Ok($crate::store::IterationState {
+                    context: context.0,
+                    output: output.map(|o| o.0),
+                    remaining,
+                    next_pending,
+                    running,
+                    outputs,
+                })
+            }
+
+            /// Applies a step's changes to foreach iterations.
+            async fn change_iterations(
+                tx: &mut sqlx::Transaction<'_, <Self as $crate::store::sql_backend::Backend>::Db>,
+                instance: i64,
+                changes: &[$crate::store::IterationChange],
+            ) -> Result<(), $crate::store::StoreError> {
+                use $crate::store::{IterationChange, StoreError};
+                for change in changes {
+                    match change {
+                        IterationChange::Create { run, contexts, running } => {
+                            // In chunks, to stay under the drivers' bind limits.
+                            for (chunk_no, chunk) in contexts.chunks(1000).enumerate() {
+                                let mut insert = sqlx::QueryBuilder::new(
+                                    "insert into loop_iterations
+                                         (run_id, idx, instance_id, status, context) ",
+                                );
+                                insert.push_values(chunk.iter().enumerate(), |mut row, (i, ctx)| {
+                                    let index = chunk_no * 1000 + i;
+                                    row.push_bind(run.0)
+                                        .push_bind(index as i32)
+                                        .push_bind(instance)
+                                        .push_bind(if index < *running { "running" } else { "pending" })
+                                        .push_bind(sqlx::types::Json(ctx.clone()));
+                                });
+                                insert
+                                    .build()
+                                    .execute(&mut **tx)
+                                    .await
+                                    .map_err(StoreError::from_sqlx)?;
+                            }
+                        }
+                        IterationChange::Update { run, index, context, output } => {
+                            sqlx::query(
+                                "update loop_iterations
+                                    set context = coalesce($3, context), output = coalesce($4, output)
+                                  where run_id = $1 and idx = $2",
+                            )
+                            .bind(run.0)
+                            .bind(*index)
+                            .bind(context.as_ref().map(sqlx::types::Json))
+                            .bind(output.as_ref().map(sqlx::types::Json))
+                            .execute(&mut **tx)
+                            .await
+                            .map_err(StoreError::from_sqlx)?;
+                        }
+                        IterationChange::Finish { run, index, start } => {
+                            sqlx::query(
+                                "update loop_iterations set status = 'completed'
+                                  where run_id = $1 and idx = $2",
+                            )
+                            .bind(run.0)
+                            .bind(*index)
+                            .execute(&mut **tx)
+                            .await
+                            .map_err(StoreError::from_sqlx)?;
+                            if let Some(next) = start {
+                                sqlx::query(
+                                    "update loop_iterations set status = 'running'
+                                      where run_id = $1 and idx = $2 and status = 'pending'",
+                                )
+                                .bind(run.0)
+                                .bind(*next)
+                                .execute(&mut **tx)
+                                .await
+                                .map_err(StoreError::from_sqlx)?;
+                            }
+                        }
+                        IterationChange::Clear { run } => {
+                            sqlx::query("delete from loop_iterations where run_id = $1")
+                                .bind(run.0)
+                                .execute(&mut **tx)
+                                .await
+                                .map_err(StoreError::from_sqlx)?;
+                        }
+                    }
+                }
+                Ok(())
+            }
+
             /// Reads an instance inside a transaction (after changing it).
             async fn instance_in(
                 tx: &mut sqlx::Transaction<'_, <Self as $crate::store::sql_backend::Backend>::Db>,
@@ -160,8 +307,8 @@ macro_rules! impl_instance_store {
                 instance: $crate::id::Id,
             ) -> Result<Vec<$crate::instance::NodeRun>, $crate::store::StoreError> {
                 let rows: Vec<$crate::store::rows::NodeRunRow> = sqlx::query_as(
-                    "select id, node_id, attempt, status, input, output, error, started_at,
-                            ended_at, cost_ms
+                    "select id, node_id, attempt, loop_index, status, input, output, error,
+                            started_at, ended_at, cost_ms
                        from node_runs where instance_id = $1 order by id",
                 )
                 .bind(instance.0)
@@ -207,6 +354,7 @@ macro_rules! impl_instance_store {
                     $skip_locked,
                     ")
                      returning id, instance_id, node_id, from_node, live, attempt, resume_run, input, skip,
+                               loop_run, loop_index,
                                (select definition_key from instances i
                                  where i.id = work_items.instance_id) as definition_key,
                                (select version from instances i
@@ -229,6 +377,7 @@ macro_rules! impl_instance_store {
                 &self,
                 instance: $crate::id::Id,
                 join: Option<&str>,
+                iteration: Option<$crate::store::IterationKey>,
             ) -> Result<$crate::store::StepState, $crate::store::StoreError> {
                 use $crate::store::StoreError;
                 let row: Option<(String, sqlx::types::Json<serde_json::Value>, i32)> =
@@ -251,12 +400,17 @@ macro_rules! impl_instance_store {
                     .await
                     .map_err(StoreError::from_sqlx)?,
                 };
+                let iteration = match iteration {
+                    None => None,
+                    Some(key) => Some(self.iteration_state(instance, key).await?),
+                };
                 Ok($crate::store::StepState {
                     status: $crate::instance::InstanceStatus::parse(&status)
                         .ok_or_else(|| StoreError::Corrupt(format!("instance status `{status}`")))?,
                     context: context.0,
                     rev,
                     arrivals,
+                    iteration,
                 })
             }
 
@@ -268,8 +422,9 @@ macro_rules! impl_instance_store {
                 let now = $crate::store::rows::now();
                 let mut tx = self.pool.begin_with($begin).await.map_err(StoreError::from_sqlx)?;
                 sqlx::query(
-                    "insert into node_runs (id, instance_id, node_id, attempt, status, input, started_at)
-                     values ($1, $2, $3, $4, 'running', $5, $6)",
+                    "insert into node_runs
+                         (id, instance_id, node_id, attempt, status, input, started_at, loop_index)
+                     values ($1, $2, $3, $4, 'running', $5, $6, $7)",
                 )
                 .bind(run.id.0)
                 .bind(run.instance_id.0)
@@ -277,6 +432,7 @@ macro_rules! impl_instance_store {
                 .bind(run.attempt)
                 .bind(sqlx::types::Json(run.input))
                 .bind(now)
+                .bind(run.loop_index)
                 .execute(&mut *tx)
                 .await
                 .map_err(StoreError::from_sqlx)?;
@@ -344,7 +500,7 @@ macro_rules! impl_instance_store {
                         .execute(&mut *tx)
                         .await
                         .map_err(StoreError::from_sqlx)?;
-                        for table in ["work_items", "join_arrivals"] {
+                        for table in ["work_items", "join_arrivals", "loop_iterations"] {
                             sqlx::query(&format!("delete from {table} where instance_id = $1"))
                                 .bind(id.0)
                                 .execute(&mut *tx)
@@ -413,13 +569,13 @@ macro_rules! impl_instance_store {
                 if removed.rows_affected() == 0 {
                     return Err(StoreError::LeaseLost);
                 }
-                match &step.run {
-                    Some(run) if run.started.is_some() => {
-                        let started = run.started.as_ref().ok_or(StoreError::Stale)?;
+                for run in &step.runs {
+                    if let Some(started) = &run.started {
                         sqlx::query(
                             "insert into node_runs (id, instance_id, node_id, attempt, status, input,
-                                                    output, error, started_at, ended_at, cost_ms)
-                             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                                                    output, error, started_at, ended_at, cost_ms,
+                                                    loop_index)
+                             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
                         )
                         .bind(run.id.0)
                         .bind(instance)
@@ -432,11 +588,11 @@ macro_rules! impl_instance_store {
                         .bind(started.started_at)
                         .bind(run.status.is_final().then_some(now))
                         .bind(run.status.is_final().then_some(run.cost_ms))
+                        .bind(started.loop_index)
                         .execute(&mut *tx)
                         .await
                         .map_err(StoreError::from_sqlx)?;
-                    }
-                    Some(run) => {
+                    } else {
                         sqlx::query(
                             "update node_runs set status = $2, output = $3, error = $4,
                                     ended_at = $5, cost_ms = $6
@@ -452,7 +608,6 @@ macro_rules! impl_instance_store {
                         .await
                         .map_err(StoreError::from_sqlx)?;
                     }
-                    None => {}
                 }
                 match &step.arrival {
                     Some(Arrival::Record { node, from, live }) => {
@@ -480,14 +635,15 @@ macro_rules! impl_instance_store {
                     }
                     None => {}
                 }
+                Self::change_iterations(&mut tx, instance, &step.iterations).await?;
                 let lease_until = now + chrono::Duration::milliseconds(step.lease_ms);
                 for next in &step.next {
                     let handed = hand_off && next.delay_ms == 0;
                     sqlx::query(
                         "insert into work_items
                              (id, instance_id, node_id, from_node, live, attempt, due_at,
-                              lease_owner, lease_until, resume_run, input)
-                         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                              lease_owner, lease_until, resume_run, input, loop_run, loop_index)
+                         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
                     )
                     .bind(next.id.0)
                     .bind(instance)
@@ -500,6 +656,8 @@ macro_rules! impl_instance_store {
                     .bind(handed.then_some(lease_until))
                     .bind(next.resume_run.map(|r| r.0))
                     .bind(next.input.as_ref().map(sqlx::types::Json))
+                    .bind(next.loop_run.map(|r| r.0))
+                    .bind(next.loop_index)
                     .execute(&mut *tx)
                     .await
                     .map_err(StoreError::from_sqlx)?;
@@ -566,7 +724,7 @@ macro_rules! impl_instance_store {
                     .execute(&mut *tx)
                     .await
                     .map_err(StoreError::from_sqlx)?;
-                    for table in ["work_items", "join_arrivals"] {
+                    for table in ["work_items", "join_arrivals", "loop_iterations"] {
                         sqlx::query(&format!("delete from {table} where instance_id = $1"))
                             .bind(instance)
                             .execute(&mut *tx)
@@ -599,6 +757,8 @@ macro_rules! impl_instance_store {
                             resume_run: next.resume_run,
                             input: next.input.clone(),
                             skip: false,
+                            loop_run: next.loop_run,
+                            loop_index: next.loop_index,
                             definition_key: step.definition_key.to_string(),
                             version: step.version,
                         })
@@ -632,11 +792,37 @@ macro_rules! impl_instance_store {
                         "instance {id} is {status}; nodes are re-run or skipped while it is paused"
                     )));
                 }
-                let queued: i64 = sqlx::query_scalar(
-                    "select count(*) from work_items where instance_id = $1 and node_id = $2",
+                // The node's latest run (in a foreach body: the latest of each iteration,
+                // preferring an iteration whose latest run failed).
+                let last: Option<(String, i32, Option<i32>)> = sqlx::query_as(
+                    "select status, attempt, loop_index from node_runs r
+                      where instance_id = $1 and node_id = $2
+                        and id = (select max(id) from node_runs l
+                                   where l.instance_id = r.instance_id and l.node_id = r.node_id
+                                     and coalesce(l.loop_index, -1) = coalesce(r.loop_index, -1))
+                      order by case when status in ('failed', 'timed_out') then 0 else 1 end,
+                               id desc
+                      limit 1",
                 )
                 .bind(id.0)
                 .bind(op.node_id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(StoreError::from_sqlx)?;
+                let Some((last_status, attempt, loop_index)) = last else {
+                    return Err(StoreError::Conflict(format!(
+                        "node `{}` has not run in this instance",
+                        op.node_id
+                    )));
+                };
+                let queued: i64 = sqlx::query_scalar(
+                    "select count(*) from work_items
+                      where instance_id = $1 and node_id = $2
+                        and coalesce(loop_index, -1) = coalesce($3, -1)",
+                )
+                .bind(id.0)
+                .bind(op.node_id)
+                .bind(loop_index)
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(StoreError::from_sqlx)?;
@@ -646,21 +832,6 @@ macro_rules! impl_instance_store {
                         op.node_id
                     )));
                 }
-                let last: Option<(String, i32)> = sqlx::query_as(
-                    "select status, attempt from node_runs where instance_id = $1 and node_id = $2
-                      order by id desc limit 1",
-                )
-                .bind(id.0)
-                .bind(op.node_id)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(StoreError::from_sqlx)?;
-                let Some((last_status, attempt)) = last else {
-                    return Err(StoreError::Conflict(format!(
-                        "node `{}` has not run in this instance",
-                        op.node_id
-                    )));
-                };
                 let last_status = NodeRunStatus::parse(&last_status)
                     .ok_or_else(|| StoreError::Corrupt(format!("node run status `{last_status}`")))?;
                 let allowed = if op.skip {
@@ -676,10 +847,31 @@ macro_rules! impl_instance_store {
                         if op.skip { "skipped" } else { "run again" }
                     )));
                 }
+                // In a foreach body, the activation belongs to the iteration of the last run.
+                let loop_run: Option<i64> = match op.in_body_of {
+                    None => None,
+                    Some(parent) => sqlx::query_scalar(
+                        "select id from node_runs
+                          where instance_id = $1 and node_id = $2 and status = 'waiting'
+                          order by id desc limit 1",
+                    )
+                    .bind(id.0)
+                    .bind(parent)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(StoreError::from_sqlx)?,
+                };
+                if op.in_body_of.is_some() && (loop_run.is_none() || loop_index.is_none()) {
+                    return Err(StoreError::Conflict(format!(
+                        "the foreach holding node `{}` is no longer running",
+                        op.node_id
+                    )));
+                }
                 sqlx::query(
                     "insert into work_items
-                         (id, instance_id, node_id, from_node, live, attempt, due_at, input, skip)
-                     values ($1, $2, $3, null, $4, $5, $6, $7, $8)",
+                         (id, instance_id, node_id, from_node, live, attempt, due_at, input, skip,
+                          loop_run, loop_index)
+                     values ($1, $2, $3, null, $4, $5, $6, $7, $8, $9, $10)",
                 )
                 .bind(op.item.0)
                 .bind(id.0)
@@ -689,6 +881,8 @@ macro_rules! impl_instance_store {
                 .bind(now)
                 .bind(op.input.map(sqlx::types::Json))
                 .bind(op.skip)
+                .bind(loop_run)
+                .bind(loop_index)
                 .execute(&mut *tx)
                 .await
                 .map_err(StoreError::from_sqlx)?;

@@ -9,6 +9,7 @@ use engine::testing::TestDatabase;
 
 mod definitions;
 mod http;
+mod loops;
 mod operations;
 mod runtime;
 mod service;
