@@ -11,6 +11,7 @@ use super::executors::{Call, NodeError};
 use super::route::{route, Outcome};
 use super::{foreach, mapping, Inner};
 use crate::definition::{Edge, JoinMode, Located, Node, NodeKind, OnError, Retry, Timer};
+use crate::id::Id;
 use crate::instance::{InstanceStatus, NodeRunStatus};
 use crate::store::{
     Arrival, Completion, FinishedRun, IterationChange, IterationKey, NewEvent, NewNodeRun,
@@ -354,6 +355,22 @@ async fn run(inner: &Inner, item: &WorkItem, at: Located<'_>) -> Result<Vec<Work
         _ => None,
     };
 
+    let ran = Ran {
+        run_id,
+        start_first,
+        started_at,
+        input: recorded_input,
+        cost_ms,
+    };
+
+    // A straight run of nodes that only compute is carried on in memory and recorded in one
+    // transaction with this one.
+    if !start_first && !skipped && retry_in.is_none() && item.loop_run.is_none() {
+        if let Some(handed) = chain(inner, item, at, &state, &result, &ran).await? {
+            return Ok(handed);
+        }
+    }
+
     // Planned afresh from each state the commit sees; the node itself is not run again. The
     // state read before running is tried first: usually nothing else happened meanwhile.
     commit(inner, item, None, Some(state), |state| {
@@ -377,49 +394,16 @@ async fn run(inner: &Inner, item: &WorkItem, at: Located<'_>) -> Result<Vec<Work
             plan.status = NodeRunStatus::Skipped;
         }
         let mut c = base(inner, item, state);
-        if !start_first {
-            c.events.push(NewEvent {
-                node_id: Some(node.id.clone()),
-                kind: "node.started",
-                data: json!({"run": run_id, "attempt": item.attempt, "loop_index": item.loop_index}),
+        let held = plan.pause.is_some();
+        let produced = record(inner, item, node, &ran, plan, &mut c);
+        if held {
+            // Kept for the operator, in its place (its iteration, and a join's own run).
+            c.next.push(NextItem {
+                attempt: item.attempt,
+                held: true,
+                ..NextItem::new(inner.next_id(), &node.id, None).within(item)
             });
         }
-        c.events.push(NewEvent {
-            node_id: Some(node.id.clone()),
-            kind: match plan.status {
-                NodeRunStatus::Completed => "node.completed",
-                NodeRunStatus::Skipped => "node.skipped",
-                _ => "node.failed",
-            },
-            data: json!({"run": run_id, "cost_ms": cost_ms, "error": plan.error}),
-        });
-        // What a completed body node leaves as its iteration's output.
-        let produced = match plan.status {
-            NodeRunStatus::Completed | NodeRunStatus::Skipped => plan.output.clone(),
-            _ => None,
-        };
-        c.runs.push(FinishedRun {
-            id: run_id,
-            started: (!start_first).then(|| RunStart {
-                node_id: node.id.clone(),
-                attempt: item.attempt,
-                loop_index: item.loop_index,
-                input: recorded_input.clone(),
-                started_at,
-            }),
-            status: plan.status,
-            output: plan.output,
-            error: plan.error,
-            cost_ms,
-        });
-        c.next = plan
-            .route
-            .into_iter()
-            .map(|(to, live)| NextItem {
-                live,
-                ..NextItem::new(inner.next_id(), to, Some(node.id.clone())).within(item)
-            })
-            .collect();
         if let Some(delay_ms) = retry_in {
             c.events.push(NewEvent {
                 node_id: Some(node.id.clone()),
@@ -435,22 +419,193 @@ async fn run(inner: &Inner, item: &WorkItem, at: Located<'_>) -> Result<Vec<Work
                 ..NextItem::new(inner.next_id(), &node.id, None).within(item)
             });
         }
-        match (item.loop_run, item.loop_index) {
-            (Some(run), Some(index)) => c.iterations.push(IterationChange::Update {
-                run,
-                index,
-                context: plan.context,
-                output: produced.clone(),
-            }),
-            _ => c.context = plan.context,
-        }
-        c.output = plan.instance_output;
-        c.fail = plan.fail;
-        c.pause = plan.pause;
         foreach::close_iteration(inner, item, at, state, &mut c, produced);
         Some(c)
     })
     .await
+}
+
+/// How a node's run went, for recording.
+struct Ran {
+    run_id: Id,
+    /// Already recorded as started (by `begin_node_run`); otherwise recorded whole.
+    start_first: bool,
+    started_at: chrono::DateTime<Utc>,
+    input: Value,
+    cost_ms: i64,
+}
+
+/// Adds a finished node's run, events, next items and changes to `c`; returns what it leaves
+/// as its foreach iteration's output (its output, when it completed).
+fn record(
+    inner: &Inner,
+    item: &WorkItem,
+    node: &Node,
+    ran: &Ran,
+    plan: Plan,
+    c: &mut Completion<'_>,
+) -> Option<Value> {
+    let run_id = ran.run_id;
+    if !ran.start_first {
+        c.events.push(NewEvent {
+            node_id: Some(node.id.clone()),
+            kind: "node.started",
+            data: json!({"run": run_id, "attempt": item.attempt, "loop_index": item.loop_index}),
+        });
+    }
+    c.events.push(NewEvent {
+        node_id: Some(node.id.clone()),
+        kind: match plan.status {
+            NodeRunStatus::Completed => "node.completed",
+            NodeRunStatus::Skipped => "node.skipped",
+            _ => "node.failed",
+        },
+        data: json!({"run": run_id, "cost_ms": ran.cost_ms, "error": plan.error}),
+    });
+    let produced = match plan.status {
+        NodeRunStatus::Completed | NodeRunStatus::Skipped => plan.output.clone(),
+        _ => None,
+    };
+    c.runs.push(FinishedRun {
+        id: run_id,
+        started: (!ran.start_first).then(|| RunStart {
+            node_id: node.id.clone(),
+            attempt: item.attempt,
+            loop_index: item.loop_index,
+            input: ran.input.clone(),
+            started_at: ran.started_at,
+        }),
+        status: plan.status,
+        output: plan.output,
+        error: plan.error,
+        cost_ms: ran.cost_ms,
+    });
+    c.next = plan
+        .route
+        .into_iter()
+        .map(|(to, live)| NextItem {
+            live,
+            ..NextItem::new(inner.next_id(), to, Some(node.id.clone())).within(item)
+        })
+        .collect();
+    match (item.loop_run, item.loop_index) {
+        (Some(run), Some(index)) => c.iterations.push(IterationChange::Update {
+            run,
+            index,
+            context: plan.context,
+            output: produced.clone(),
+        }),
+        _ => {
+            if plan.context.is_some() {
+                c.context = plan.context;
+            }
+        }
+    }
+    if plan.instance_output.is_some() {
+        c.output = plan.instance_output;
+    }
+    c.fail = plan.fail;
+    c.pause = plan.pause;
+    produced
+}
+
+/// Most nodes carried on in memory before a chain is recorded.
+const MAX_CHAIN: usize = 32;
+
+/// When `node` completed and leads on one live edge to a node that only computes and has no
+/// other incoming edge, runs that node straight away, and so on; records the whole chain in one
+/// transaction. `None` when there is no chain (or the instance moved meanwhile): the caller
+/// records the first node alone.
+async fn chain(
+    inner: &Inner,
+    item: &WorkItem,
+    at: Located<'_>,
+    state: &StepState,
+    result: &Result<Value, NodeError>,
+    ran: &Ran,
+) -> Result<Option<Vec<WorkItem>>, StoreError> {
+    let definition = inner.definition(&item.definition_key, item.version).await?;
+    let mut links: Vec<(&Node, Ran, Plan)> = Vec::new();
+    let mut node = at.node;
+    let mut plan_now = plan(node, &at.outgoing(), result, &state.context, None);
+    let mut context = state.context.clone();
+    let mut ran_now = Ran {
+        input: ran.input.clone(),
+        ..*ran
+    };
+    loop {
+        let next = match plan_now.route.as_slice() {
+            [(to, true)]
+                if plan_now.status == NodeRunStatus::Completed
+                    && plan_now.fail.is_none()
+                    && plan_now.pause.is_none()
+                    && links.len() + 1 < MAX_CHAIN =>
+            {
+                definition.locate(to)
+            }
+            _ => None,
+        };
+        let next = next.filter(|n| {
+            n.parent.is_none()
+                && n.incoming() == 1
+                && !reaches_outside(&n.node.kind)
+                && !matches!(n.node.kind, NodeKind::Foreach(_))
+        });
+        if let Some(ctx) = &plan_now.context {
+            context = ctx.clone();
+        }
+        let Some(next) = next else {
+            links.push((node, ran_now, plan_now));
+            break;
+        };
+        // Run the next node on the context as it now stands.
+        let started_at = Utc::now();
+        let started = Instant::now();
+        let input = node_input(next.node, &context);
+        let recorded = input.as_ref().cloned().unwrap_or(Value::Null);
+        let outcome = match input {
+            Ok(input) => {
+                let call = Call {
+                    node: next.node,
+                    input,
+                    context: &context,
+                    idempotency_key: String::new(),
+                };
+                execute(inner, next.node, call).await
+            }
+            Err(e) => Err(e),
+        };
+        if outcome.is_err() {
+            // A failure (and its retries or on_error) is handled as the node's own step.
+            links.push((node, ran_now, plan_now));
+            break;
+        }
+        links.push((node, ran_now, plan_now));
+        let next_plan = plan(next.node, &next.outgoing(), &outcome, &context, None);
+        node = next.node;
+        plan_now = next_plan;
+        ran_now = Ran {
+            run_id: inner.next_id(),
+            start_first: false,
+            started_at,
+            input: recorded,
+            cost_ms: started.elapsed().as_millis() as i64,
+        };
+    }
+    if links.len() < 2 {
+        return Ok(None);
+    }
+    let mut c = base(inner, item, state);
+    for (node, ran, plan) in links {
+        record(inner, item, node, &ran, plan, &mut c);
+    }
+    match inner.store.complete_step(c).await {
+        Ok(outcome) => Ok(Some(outcome.handed)),
+        // Another branch moved the instance: record the first node alone, from the new state.
+        Err(StoreError::Stale) => Ok(None),
+        Err(StoreError::LeaseLost) => Ok(Some(Vec::new())),
+        Err(other) => Err(other),
+    }
 }
 
 /// The wait before attempt `attempt + 1`: initial × factor^(attempt − 1), at most

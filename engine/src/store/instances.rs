@@ -57,7 +57,8 @@ pub trait InstanceStore: Send + Sync {
     async fn complete_step(&self, step: Completion<'_>) -> Result<StepOutcome, StoreError>;
 
     /// An operator's request on one node of a paused instance: run it again (optionally with
-    /// an edited input) or skip it. The node is queued and the instance runs again.
+    /// an edited input) or skip it. The node's held activation (or a new one) is released and
+    /// the instance runs again.
     async fn queue_node(&self, op: NodeOperation<'_>) -> Result<InstanceRecord, StoreError>;
 }
 
@@ -214,6 +215,8 @@ pub struct NextItem {
     pub input: Option<Value>,
     pub loop_run: Option<Id>,
     pub loop_index: Option<i32>,
+    /// Kept for an operator (never leased) until they re-run or skip the node.
+    pub held: bool,
 }
 
 impl NextItem {
@@ -230,6 +233,7 @@ impl NextItem {
             input: None,
             loop_run: None,
             loop_index: None,
+            held: false,
         }
     }
 

@@ -349,6 +349,7 @@ macro_rules! impl_instance_store {
                     "update work_items set lease_owner = $1, lease_until = $2
                       where id in (select id from work_items
                                     where due_at <= $3 and (lease_until is null or lease_until < $3)
+                                      and not held
                                       and instance_id in (select id from instances where status = 'running')
                                     order by due_at, id limit $4 ",
                     $skip_locked,
@@ -509,6 +510,19 @@ macro_rules! impl_instance_store {
                         }
                     }
                     InstanceChange::Resume => {
+                        let held: Option<String> = sqlx::query_scalar(
+                            "select node_id from work_items where instance_id = $1 and held
+                              order by id limit 1",
+                        )
+                        .bind(id.0)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(StoreError::from_sqlx)?;
+                        if let Some(node) = held {
+                            return Err(StoreError::Conflict(format!(
+                                "node `{node}` failed and waits for an operator: re-run or skip it"
+                            )));
+                        }
                         // Leases taken before the pause need not run out first.
                         sqlx::query(
                             "update work_items set lease_owner = null, lease_until = null
@@ -638,12 +652,13 @@ macro_rules! impl_instance_store {
                 Self::change_iterations(&mut tx, instance, &step.iterations).await?;
                 let lease_until = now + chrono::Duration::milliseconds(step.lease_ms);
                 for next in &step.next {
-                    let handed = hand_off && next.delay_ms == 0;
+                    let handed = hand_off && next.delay_ms == 0 && !next.held;
                     sqlx::query(
                         "insert into work_items
                              (id, instance_id, node_id, from_node, live, attempt, due_at,
-                              lease_owner, lease_until, resume_run, input, loop_run, loop_index)
-                         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                              lease_owner, lease_until, resume_run, input, loop_run, loop_index,
+                              held)
+                         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
                     )
                     .bind(next.id.0)
                     .bind(instance)
@@ -658,6 +673,7 @@ macro_rules! impl_instance_store {
                     .bind(next.input.as_ref().map(sqlx::types::Json))
                     .bind(next.loop_run.map(|r| r.0))
                     .bind(next.loop_index)
+                    .bind(next.held)
                     .execute(&mut *tx)
                     .await
                     .map_err(StoreError::from_sqlx)?;
@@ -746,7 +762,7 @@ macro_rules! impl_instance_store {
                 let handed = if hand_off && status == InstanceStatus::Running {
                     step.next
                         .iter()
-                        .filter(|next| next.delay_ms == 0)
+                        .filter(|next| next.delay_ms == 0 && !next.held)
                         .map(|next| $crate::store::WorkItem {
                             id: next.id,
                             instance_id: step.instance_id,
@@ -815,18 +831,19 @@ macro_rules! impl_instance_store {
                         op.node_id
                     )));
                 };
-                let queued: i64 = sqlx::query_scalar(
-                    "select count(*) from work_items
+                let queued: Vec<(i64, bool)> = sqlx::query_as(
+                    "select id, held from work_items
                       where instance_id = $1 and node_id = $2
                         and coalesce(loop_index, -1) = coalesce($3, -1)",
                 )
                 .bind(id.0)
                 .bind(op.node_id)
                 .bind(loop_index)
-                .fetch_one(&mut *tx)
+                .fetch_all(&mut *tx)
                 .await
                 .map_err(StoreError::from_sqlx)?;
-                if queued > 0 {
+                let held = queued.iter().find(|(_, held)| *held).map(|(item, _)| *item);
+                if held.is_none() && !queued.is_empty() {
                     return Err(StoreError::Conflict(format!(
                         "node `{}` is already queued to run",
                         op.node_id
@@ -867,25 +884,44 @@ macro_rules! impl_instance_store {
                         op.node_id
                     )));
                 }
-                sqlx::query(
-                    "insert into work_items
-                         (id, instance_id, node_id, from_node, live, attempt, due_at, input, skip,
-                          loop_run, loop_index)
-                     values ($1, $2, $3, null, $4, $5, $6, $7, $8, $9, $10)",
-                )
-                .bind(op.item.0)
-                .bind(id.0)
-                .bind(op.node_id)
-                .bind(true)
-                .bind(attempt + 1)
-                .bind(now)
-                .bind(op.input.map(sqlx::types::Json))
-                .bind(op.skip)
-                .bind(loop_run)
-                .bind(loop_index)
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::from_sqlx)?;
+                if let Some(item) = held {
+                    // The held activation keeps its place (its edge, its join) and is released.
+                    sqlx::query(
+                        "update work_items
+                            set held = $2, attempt = $3, due_at = $4, input = $5, skip = $6,
+                                lease_owner = null, lease_until = null
+                          where id = $1",
+                    )
+                    .bind(item)
+                    .bind(false)
+                    .bind(attempt + 1)
+                    .bind(now)
+                    .bind(op.input.map(sqlx::types::Json))
+                    .bind(op.skip)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::from_sqlx)?;
+                } else {
+                    sqlx::query(
+                        "insert into work_items
+                             (id, instance_id, node_id, from_node, live, attempt, due_at, input, skip,
+                              loop_run, loop_index)
+                         values ($1, $2, $3, null, $4, $5, $6, $7, $8, $9, $10)",
+                    )
+                    .bind(op.item.0)
+                    .bind(id.0)
+                    .bind(op.node_id)
+                    .bind(true)
+                    .bind(attempt + 1)
+                    .bind(now)
+                    .bind(op.input.map(sqlx::types::Json))
+                    .bind(op.skip)
+                    .bind(loop_run)
+                    .bind(loop_index)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::from_sqlx)?;
+                }
                 sqlx::query(
                     "update instances set status = 'running', step_rev = step_rev + 1 where id = $1",
                 )

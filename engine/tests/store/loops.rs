@@ -178,6 +178,7 @@ async fn body_rerun(db: &TestDatabase, _backend: Backend) {
     )
     .await;
     let id = start(&rt, "strict", json!({"items": [1, -2, 3]})).await.id;
+    // The other iterations finish; the failed one holds the foreach (and the instance) open.
     assert_eq!(finished(&rt, id).await.status, InstanceStatus::Paused);
     rt.node_action(
         id,

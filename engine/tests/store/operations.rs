@@ -4,7 +4,7 @@
 use engine::instance::{InstanceStatus, NodeRunStatus};
 use engine::runtime::NodeAction;
 use engine::status::Backend;
-use engine::store::StoreError;
+use engine::store::{InstanceChange, StoreError};
 use engine::testing::TestDatabase;
 use serde_json::json;
 
@@ -63,6 +63,9 @@ async fn rerun(db: &TestDatabase, _backend: Backend) {
         matches!(unknown, Err(StoreError::NotFound(_))),
         "{unknown:?}"
     );
+    // A plain resume would leave the failed node behind.
+    let resume = rt.change(id, InstanceChange::Resume, "olivia").await;
+    assert!(matches!(resume, Err(StoreError::Conflict(_))), "{resume:?}");
 
     let resumed = rt
         .node_action(
