@@ -3,9 +3,9 @@
 //!
 //! - W1: a 40-node chain of no-op script nodes; orchestration overhead per node =
 //!   instance `cost_ms` / 40 (median of the runs).
-//! - W3: 3-node workflows started back to back; node transitions per second while every instance
-//!   completes. On PostgreSQL the work is shared by two worker processes (this binary, run as
-//!   `baton-bench worker URL N`).
+//! - W3: 3-node workflows started back to back by four concurrent clients; node transitions per
+//!   second until every instance has completed. On PostgreSQL the work is shared by two worker
+//!   processes (this binary, run as `baton-bench worker URL N`).
 //! - Beside them, the raw rate of single-row committed inserts on the same database.
 //!
 //! Usage: baton-bench [--postgres ADMIN_URL]   (the URL as printed by scripts/test-postgres)
@@ -25,6 +25,8 @@ use serde_json::{json, Value};
 const W1_RUNS: usize = 20;
 const W1_NODES: usize = 40;
 const W3_INSTANCES: usize = 2_000;
+/// Concurrent clients starting the W3 instances.
+const W3_CLIENTS: usize = 4;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
@@ -177,10 +179,23 @@ async fn w3(store: &Arc<dyn Store>, url: &str, processes: usize) -> Result<f64, 
         "w3-starter",
         RuntimeConfig::default(),
     );
-    let mut ids = Vec::with_capacity(W3_INSTANCES);
-    for _ in 0..W3_INSTANCES {
-        ids.push(starter.start(request("w3")).await?.id);
+    // W3_CLIENTS clients, each starting its share back to back, as callers of the API would.
+    let mut clients = tokio::task::JoinSet::new();
+    for _ in 0..W3_CLIENTS {
+        let starter = starter.clone();
+        clients.spawn(async move {
+            let mut ids = Vec::with_capacity(W3_INSTANCES / W3_CLIENTS);
+            for _ in 0..W3_INSTANCES / W3_CLIENTS {
+                ids.push(starter.start(request("w3")).await?.id);
+            }
+            Ok::<_, engine::runtime::RuntimeError>(ids)
+        });
     }
+    let mut ids = Vec::with_capacity(W3_INSTANCES);
+    while let Some(started) = clients.join_next().await {
+        ids.extend(started??);
+    }
+    ids.sort();
     // Done when the last instance is; instances complete roughly in start order.
     for id in ids.iter().rev() {
         loop {

@@ -109,8 +109,9 @@ struct Inner {
     executors: Executors,
     /// Published versions never change, so they are kept once read.
     definitions: Mutex<HashMap<(String, i32), Arc<Definition>>>,
-    /// Woken when this process queues work, so it need not wait for the next poll.
-    wake: Notify,
+    /// Woken when work is queued (by this process, or another one on PostgreSQL), so a worker
+    /// need not wait for the next poll.
+    wake: Arc<Notify>,
 }
 
 impl Runtime {
@@ -130,7 +131,7 @@ impl Runtime {
                 }),
                 config,
                 definitions: Mutex::new(HashMap::new()),
-                wake: Notify::new(),
+                wake: Arc::new(Notify::new()),
             }),
         }
     }
@@ -275,6 +276,13 @@ impl Runtime {
     /// Runs work until `shutdown` completes. Work in hand is finished first.
     pub async fn run_until(&self, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
+        let watcher = match self.inner.store.watch_work(self.inner.wake.clone()).await {
+            Ok(watcher) => watcher,
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot listen for work from other processes; polling");
+                None
+            }
+        };
         loop {
             let ran = match self.run_once().await {
                 Ok(n) => n,
@@ -291,6 +299,9 @@ impl Runtime {
                 () = self.inner.wake.notified() => {}
                 () = tokio::time::sleep(self.inner.config.idle_poll) => {}
             }
+        }
+        if let Some(watcher) = watcher {
+            watcher.abort();
         }
     }
 

@@ -60,6 +60,15 @@ pub trait InstanceStore: Send + Sync {
     /// an edited input) or skip it. The node's held activation (or a new one) is released and
     /// the instance runs again.
     async fn queue_node(&self, op: NodeOperation<'_>) -> Result<InstanceRecord, StoreError>;
+
+    /// Wakes `wake` whenever another process queues work, until the returned task is aborted.
+    /// `None` where there are no other processes to hear from (SQLite).
+    async fn watch_work(
+        &self,
+        _wake: std::sync::Arc<tokio::sync::Notify>,
+    ) -> Result<Option<tokio::task::JoinHandle<()>>, StoreError> {
+        Ok(None)
+    }
 }
 
 /// See [`InstanceStore::queue_node`].

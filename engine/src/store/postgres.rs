@@ -28,6 +28,37 @@ impl PostgresStore {
         Ok(Self { pool })
     }
 
+    /// Listens for `baton_work` notifications (sent when another process queues work) and
+    /// wakes `wake` on each; after a lost connection it listens again (the poll covers the gap).
+    async fn listen_for_work(
+        &self,
+        wake: std::sync::Arc<tokio::sync::Notify>,
+    ) -> Result<Option<tokio::task::JoinHandle<()>>, StoreError> {
+        let mut listener = sqlx::postgres::PgListener::connect_with(&self.pool)
+            .await
+            .map_err(StoreError::from_sqlx)?;
+        listener
+            .listen("baton_work")
+            .await
+            .map_err(StoreError::from_sqlx)?;
+        Ok(Some(tokio::spawn(async move {
+            loop {
+                match listener.recv().await {
+                    Ok(_) => wake.notify_one(),
+                    Err(err) => {
+                        tracing::warn!(error = %err, "work notifications interrupted");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                }
+            }
+        })))
+    }
+
+    /// PostgreSQL runs write transactions side by side: nothing to wait for here.
+    async fn write_guard(&self) -> Option<()> {
+        None
+    }
+
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
@@ -50,4 +81,5 @@ impl_instance_store!(
     begin: "BEGIN",
     for_update: "for update",
     skip_locked: "for update skip locked",
+    announce: "select pg_notify('baton_work', '')",
 );

@@ -147,6 +147,7 @@ macro_rules! impl_store {
             ) -> Result<$crate::definition::VersionRecord, $crate::store::StoreError> {
                 use $crate::store::rows::{now, parse_time, DefinitionRow, VersionRow};
                 use $crate::store::StoreError;
+                let _write = self.write_guard().await;
                 let mut tx = self
                     .pool
                     .begin_with($begin)

@@ -7,9 +7,24 @@ macro_rules! impl_instance_store {
         for_update: $for_update:literal,
         // Appended to the select of due work items: `for update skip locked` on PostgreSQL, so
         // concurrent workers in several processes each take different items without waiting.
-        skip_locked: $skip_locked:literal $(,)?
+        skip_locked: $skip_locked:literal,
+        // Run in a transaction that queues work for any process: tells the others at commit
+        // (`pg_notify` on PostgreSQL; nothing on SQLite, where one process does all the work).
+        announce: $announce:literal $(,)?
     ) => {
         impl $store {
+            async fn announce(
+                tx: &mut sqlx::Transaction<'_, <Self as $crate::store::sql_backend::Backend>::Db>,
+            ) -> Result<(), $crate::store::StoreError> {
+                if !$announce.is_empty() {
+                    sqlx::query($announce)
+                        .execute(&mut **tx)
+                        .await
+                        .map_err($crate::store::StoreError::from_sqlx)?;
+                }
+                Ok(())
+            }
+
             /// One iteration of a foreach as a step inside it sees it.
             async fn iteration_state(
                 &self,
@@ -218,6 +233,13 @@ macro_rules! impl_instance_store {
 
         #[async_trait::async_trait]
         impl $crate::store::InstanceStore for $store {
+            async fn watch_work(
+                &self,
+                wake: std::sync::Arc<tokio::sync::Notify>,
+            ) -> Result<Option<tokio::task::JoinHandle<()>>, $crate::store::StoreError> {
+                self.listen_for_work(wake).await
+            }
+
             async fn create_instance(
                 &self,
                 new: $crate::store::NewInstance<'_>,
@@ -225,6 +247,7 @@ macro_rules! impl_instance_store {
                 use $crate::store::rows::{now, InstanceRow};
                 use $crate::store::StoreError;
                 let now = now();
+                let _write = self.write_guard().await;
                 let mut tx = self.pool.begin_with($begin).await.map_err(StoreError::from_sqlx)?;
                 let row: InstanceRow = sqlx::query_as(
                     "insert into instances
@@ -282,6 +305,7 @@ macro_rules! impl_instance_store {
                     }),
                 };
                 Self::append_events(&mut tx, new.id.0, &[started], now).await?;
+                Self::announce(&mut tx).await?;
                 tx.commit().await.map_err(StoreError::from_sqlx)?;
                 row.into_record()
             }
@@ -344,6 +368,7 @@ macro_rules! impl_instance_store {
                 use $crate::store::StoreError;
                 let now = $crate::store::rows::now();
                 let until = now + chrono::Duration::milliseconds(lease_ms);
+                let _write = self.write_guard().await;
                 let mut tx = self.pool.begin_with($begin).await.map_err(StoreError::from_sqlx)?;
                 let rows: Vec<$crate::store::rows::WorkItemRow> = sqlx::query_as(concat!(
                     "update work_items set lease_owner = $1, lease_until = $2
@@ -421,6 +446,7 @@ macro_rules! impl_instance_store {
             ) -> Result<(), $crate::store::StoreError> {
                 use $crate::store::StoreError;
                 let now = $crate::store::rows::now();
+                let _write = self.write_guard().await;
                 let mut tx = self.pool.begin_with($begin).await.map_err(StoreError::from_sqlx)?;
                 sqlx::query(
                     "insert into node_runs
@@ -455,6 +481,7 @@ macro_rules! impl_instance_store {
                 use $crate::store::{InstanceChange, StoreError};
                 let (from, to, kind) = change.rule();
                 let now = $crate::store::rows::now();
+                let _write = self.write_guard().await;
                 let mut tx = self.pool.begin_with($begin).await.map_err(StoreError::from_sqlx)?;
                 let current: Option<(String, chrono::DateTime<chrono::Utc>)> = sqlx::query_as(concat!(
                     "select status, created_at from instances where id = $1 ",
@@ -532,6 +559,7 @@ macro_rules! impl_instance_store {
                         .execute(&mut *tx)
                         .await
                         .map_err(StoreError::from_sqlx)?;
+                        Self::announce(&mut tx).await?;
                     }
                     InstanceChange::Pause => {}
                 }
@@ -554,6 +582,7 @@ macro_rules! impl_instance_store {
                 use $crate::store::{Arrival, StoreError};
                 let now = $crate::store::rows::now();
                 let instance = step.instance_id.0;
+                let _write = self.write_guard().await;
                 let mut tx = self.pool.begin_with($begin).await.map_err(StoreError::from_sqlx)?;
 
                 // The optimistic check: only a step computed from the current state applies.
@@ -793,6 +822,7 @@ macro_rules! impl_instance_store {
                 use $crate::store::StoreError;
                 let now = $crate::store::rows::now();
                 let id = op.instance_id;
+                let _write = self.write_guard().await;
                 let mut tx = self.pool.begin_with($begin).await.map_err(StoreError::from_sqlx)?;
                 let status: Option<String> = sqlx::query_scalar(concat!(
                     "select status from instances where id = $1 ",
@@ -951,6 +981,7 @@ macro_rules! impl_instance_store {
                     },
                 ];
                 Self::append_events(&mut tx, id.0, &events, now).await?;
+                Self::announce(&mut tx).await?;
                 let record = Self::instance_in(&mut tx, id.0).await?;
                 tx.commit().await.map_err(StoreError::from_sqlx)?;
                 Ok(record)

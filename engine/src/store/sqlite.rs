@@ -1,5 +1,6 @@
 //! The SQLite adapter: one file, one process. WAL journal so readers never wait for the writer.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -13,6 +14,9 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite"
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// SQLite has one writer at a time. Write transactions queue here, in order, instead of
+    /// meeting at the file lock, where a waiting connection backs off by sleeping.
+    writer: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl SqliteStore {
@@ -35,11 +39,27 @@ impl SqliteStore {
             .await
             .map_err(StoreError::Unavailable)?;
         MIGRATOR.run(&pool).await.map_err(StoreError::Migration)?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            writer: Arc::default(),
+        })
     }
 
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    /// One process does all the work on SQLite: there is no one else to hear from.
+    async fn listen_for_work(
+        &self,
+        _wake: Arc<tokio::sync::Notify>,
+    ) -> Result<Option<tokio::task::JoinHandle<()>>, StoreError> {
+        Ok(None)
+    }
+
+    /// Held for the length of a write transaction.
+    async fn write_guard(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        Some(self.writer.lock().await)
     }
 }
 
@@ -60,4 +80,5 @@ impl_instance_store!(
     begin: "BEGIN IMMEDIATE",
     for_update: "",
     skip_locked: "",
+    announce: "",
 );
