@@ -9,6 +9,8 @@ pub mod definition;
 pub mod id;
 pub mod instance;
 #[cfg(feature = "store")]
+pub mod people;
+#[cfg(feature = "store")]
 pub mod runtime;
 pub mod status;
 

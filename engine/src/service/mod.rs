@@ -1,6 +1,8 @@
 //! The engine's service layer: the one place REST handlers, server functions and compatibility
 //! surfaces call. It applies the rules (validation, lifecycle) and leaves durability to the store.
 
+mod access;
 mod definitions;
 
+pub use access::{AccessError, AccessService, Caller, TokenPair, ACCESS_TTL, REFRESH_TTL};
 pub use definitions::{DefinitionService, ServiceError};

@@ -6,7 +6,10 @@
 mod sql;
 #[macro_use]
 mod sql_instances;
+#[macro_use]
+mod sql_people;
 mod instances;
+mod people;
 mod postgres;
 mod rows;
 mod sql_backend;
@@ -23,6 +26,7 @@ pub use instances::{
     IterationState, NewEvent, NewInstance, NewNodeRun, NextItem, NodeOperation, RunStart,
     StepOutcome, StepState, WorkItem, DEADLINE_NODE,
 };
+pub use people::{NewToken, NewUser, PeopleStore, RefreshOutcome, TokenKind};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
@@ -81,7 +85,7 @@ impl StoreError {
 
 /// Everything the engine keeps durably goes through this trait.
 #[async_trait]
-pub trait Store: InstanceStore + Send + Sync + 'static {
+pub trait Store: InstanceStore + PeopleStore + Send + Sync + 'static {
     fn backend(&self) -> Backend;
 
     /// Answers when the database does: the health check.

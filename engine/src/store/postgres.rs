@@ -83,3 +83,9 @@ impl_instance_store!(
     skip_locked: "for update skip locked",
     announce: "select pg_notify('baton_work', '')",
 );
+
+impl_people_store!(
+    PostgresStore,
+    begin: "BEGIN",
+    for_update: "for update",
+);

@@ -280,3 +280,33 @@ impl WorkItemRow {
         }
     }
 }
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct UserRow {
+    pub id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub password_hash: String,
+    pub roles: String,
+    pub disabled: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+impl UserRow {
+    pub fn into_user(self, groups: Vec<String>) -> Result<crate::people::User, StoreError> {
+        let names: Vec<String> = serde_json::from_str(&self.roles)
+            .map_err(|_| StoreError::Corrupt(format!("roles of user {}", self.id)))?;
+        Ok(crate::people::User {
+            id: Id(self.id),
+            username: self.username,
+            display_name: self.display_name,
+            roles: names
+                .iter()
+                .filter_map(|n| crate::people::Role::parse(n))
+                .collect(),
+            groups,
+            disabled: self.disabled,
+            created_at: format_time(self.created_at),
+        })
+    }
+}

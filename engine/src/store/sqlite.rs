@@ -82,3 +82,9 @@ impl_instance_store!(
     skip_locked: "",
     announce: "",
 );
+
+impl_people_store!(
+    SqliteStore,
+    begin: "BEGIN IMMEDIATE",
+    for_update: "",
+);

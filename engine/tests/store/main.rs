@@ -7,6 +7,7 @@ use engine::status::Backend;
 use engine::store::{self, DatabaseUrl, Store};
 use engine::testing::TestDatabase;
 
+mod access;
 mod definitions;
 mod http;
 mod loops;

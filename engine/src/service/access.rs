@@ -1,0 +1,328 @@
+//! Sign-in and tokens: the password and refresh grants, access-token checks, logout, password
+//! changes, throttling of failed sign-ins, and the first administrator.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::id::IdGenerator;
+use crate::people::{self, Role, User};
+use crate::store::{NewToken, NewUser, RefreshOutcome, Store, StoreError, TokenKind};
+
+/// How long an access token lives.
+pub const ACCESS_TTL: Duration = Duration::from_secs(15 * 60);
+/// How long a refresh token (and a browser session) lives.
+pub const REFRESH_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
+/// Failed sign-ins allowed per account, and per address, within [`THROTTLE_WINDOW`].
+pub const ACCOUNT_FAILURES: usize = 5;
+pub const ADDRESS_FAILURES: usize = 20;
+pub const THROTTLE_WINDOW: Duration = Duration::from_secs(15 * 60);
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccessError {
+    /// Wrong password, unknown user, disabled user, or a bad refresh token — one answer for all.
+    #[error("the username or password is wrong")]
+    InvalidCredentials,
+    #[error("the refresh token is not valid")]
+    InvalidRefresh,
+    #[error("too many failed sign-ins; try again in {} s", .retry_after.as_secs())]
+    Throttled { retry_after: Duration },
+    #[error("{field}: {message}")]
+    BadValue {
+        field: &'static str,
+        message: String,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What the token endpoint returns.
+#[derive(Debug, Clone, Serialize)]
+pub struct TokenPair {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: u64,
+    pub refresh_token: String,
+}
+
+/// A signed-in caller: the user, and the family of the token they came with (logout ends it).
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub user: User,
+    pub family: String,
+}
+
+#[derive(Clone)]
+pub struct AccessService {
+    store: Arc<dyn Store>,
+    ids: IdGenerator,
+    failures: Arc<Mutex<HashMap<String, Vec<Instant>>>>,
+}
+
+impl AccessService {
+    pub fn new(store: Arc<dyn Store>, ids: IdGenerator) -> Self {
+        Self {
+            store,
+            ids,
+            failures: Arc::default(),
+        }
+    }
+
+    /// On an empty installation, creates the administrator `admin`: with `password`, or with a
+    /// generated one, which is returned (to be shown once).
+    pub async fn ensure_admin(
+        &self,
+        password: Option<&str>,
+    ) -> Result<Option<String>, AccessError> {
+        if self.store.count_users().await? > 0 {
+            return Ok(None);
+        }
+        let generated = password.is_none().then(people::new_token);
+        let password = password.or(generated.as_deref()).unwrap_or_default();
+        check_password(password)?;
+        self.create_user("admin", "Administrator", password, &[Role::Admin], &[])
+            .await?;
+        Ok(generated)
+    }
+
+    pub async fn create_user(
+        &self,
+        username: &str,
+        display_name: &str,
+        password: &str,
+        roles: &[Role],
+        groups: &[String],
+    ) -> Result<User, AccessError> {
+        let clean = username.trim();
+        let valid = !clean.is_empty()
+            && clean.len() <= 64
+            && clean
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'));
+        if !valid {
+            return Err(AccessError::BadValue {
+                field: "username",
+                message: "1–64 letters, digits, `.`, `_`, `-` or `@`".into(),
+            });
+        }
+        check_password(password)?;
+        let hash = hash(password)?;
+        let user = self
+            .store
+            .create_user(NewUser {
+                id: self.ids.next_id(),
+                username: clean,
+                display_name: display_name.trim(),
+                password_hash: &hash,
+                roles,
+                groups,
+            })
+            .await?;
+        Ok(user)
+    }
+
+    /// The password grant. `address` is the caller's network address, for throttling.
+    pub async fn password_grant(
+        &self,
+        username: &str,
+        password: &str,
+        address: &str,
+    ) -> Result<TokenPair, AccessError> {
+        let account = format!("user:{}", username.trim().to_lowercase());
+        let address = format!("addr:{address}");
+        self.check_throttle(&account, ACCOUNT_FAILURES)?;
+        self.check_throttle(&address, ADDRESS_FAILURES)?;
+        let record = self.store.login_record(username).await?;
+        // Unknown users cost a verification too, so timing does not tell them apart.
+        let (user, hash) = match &record {
+            Some((user, hash)) => (Some(user), hash.as_str()),
+            None => (None, people::decoy_hash()),
+        };
+        let password = password.to_string();
+        let hash = hash.to_string();
+        let matches =
+            tokio::task::spawn_blocking(move || people::verify_password(&password, &hash))
+                .await
+                .unwrap_or(false);
+        match user {
+            Some(user) if matches && !user.disabled => {
+                self.clear_failures(&account);
+                self.issue(user, &people::new_token()).await
+            }
+            _ => {
+                self.record_failure(&account);
+                self.record_failure(&address);
+                Err(AccessError::InvalidCredentials)
+            }
+        }
+    }
+
+    /// The refresh grant: the token is spent and its family's next pair issued. A spent token
+    /// presented again revokes the whole family.
+    pub async fn refresh_grant(&self, refresh_token: &str) -> Result<TokenPair, AccessError> {
+        let access = people::new_token();
+        let refresh = people::new_token();
+        // The family is the old token's; the store checks it.
+        let Some(family) = self.family_of_refresh(refresh_token).await? else {
+            return Err(AccessError::InvalidRefresh);
+        };
+        let user_id = family.1;
+        let next = self.pair_tokens(&access, &refresh, user_id, &family.0);
+        match self
+            .store
+            .rotate_refresh(&people::token_hash(refresh_token), &next)
+            .await?
+        {
+            RefreshOutcome::Rotated { .. } => Ok(TokenPair {
+                access_token: access,
+                token_type: "Bearer",
+                expires_in: ACCESS_TTL.as_secs(),
+                refresh_token: refresh,
+            }),
+            RefreshOutcome::Reused | RefreshOutcome::Invalid => Err(AccessError::InvalidRefresh),
+        }
+    }
+
+    /// The caller an access token belongs to, while it is valid.
+    pub async fn authenticate(&self, access_token: &str) -> Result<Option<Caller>, AccessError> {
+        self.caller(access_token, TokenKind::Access).await
+    }
+
+    /// Ends the sign-in the caller's token came from: every token of its family.
+    pub async fn logout(&self, caller: &Caller) -> Result<(), AccessError> {
+        Ok(self.store.revoke_family(&caller.family).await?)
+    }
+
+    /// Changes the caller's password (the current one must be given); every token of the user
+    /// is revoked, here and on every other device.
+    pub async fn change_password(
+        &self,
+        user: &User,
+        current: &str,
+        new: &str,
+    ) -> Result<(), AccessError> {
+        let Some((_, hash)) = self.store.login_record(&user.username).await? else {
+            return Err(AccessError::InvalidCredentials);
+        };
+        if !people::verify_password(current, &hash) {
+            return Err(AccessError::BadValue {
+                field: "current_password",
+                message: "the current password is wrong".into(),
+            });
+        }
+        check_password(new)?;
+        let hash = self::hash(new)?;
+        Ok(self.store.set_password(user.id, &hash).await?)
+    }
+
+    async fn caller(&self, token: &str, kind: TokenKind) -> Result<Option<Caller>, AccessError> {
+        Ok(self
+            .store
+            .token_user(&people::token_hash(token), kind)
+            .await?
+            .map(|(user, family)| Caller { user, family }))
+    }
+
+    async fn family_of_refresh(
+        &self,
+        refresh_token: &str,
+    ) -> Result<Option<(String, crate::id::Id)>, AccessError> {
+        // A spent token is still found here (its family and user), so that reuse is detected
+        // by the store's rotation rather than passing for an unknown token.
+        Ok(self
+            .store
+            .refresh_family(&people::token_hash(refresh_token))
+            .await?)
+    }
+
+    async fn issue(&self, user: &User, family: &str) -> Result<TokenPair, AccessError> {
+        let access = people::new_token();
+        let refresh = people::new_token();
+        let tokens = self.pair_tokens(&access, &refresh, user.id, family);
+        self.store.issue_tokens(&tokens).await?;
+        Ok(TokenPair {
+            access_token: access,
+            token_type: "Bearer",
+            expires_in: ACCESS_TTL.as_secs(),
+            refresh_token: refresh,
+        })
+    }
+
+    fn pair_tokens<'a>(
+        &self,
+        access: &str,
+        refresh: &str,
+        user: crate::id::Id,
+        family: &'a str,
+    ) -> Vec<NewToken<'a>> {
+        let now = chrono::Utc::now();
+        vec![
+            NewToken {
+                hash: people::token_hash(access),
+                kind: TokenKind::Access,
+                user_id: user,
+                family,
+                expires_at: now + chrono::Duration::seconds(ACCESS_TTL.as_secs() as i64),
+            },
+            NewToken {
+                hash: people::token_hash(refresh),
+                kind: TokenKind::Refresh,
+                user_id: user,
+                family,
+                expires_at: now + chrono::Duration::seconds(REFRESH_TTL.as_secs() as i64),
+            },
+        ]
+    }
+
+    fn check_throttle(&self, key: &str, limit: usize) -> Result<(), AccessError> {
+        let Ok(mut failures) = self.failures.lock() else {
+            return Ok(());
+        };
+        let now = Instant::now();
+        let recent = failures.entry(key.to_string()).or_default();
+        recent.retain(|t| now.duration_since(*t) < THROTTLE_WINDOW);
+        if recent.len() >= limit {
+            let oldest = recent.first().copied().unwrap_or(now);
+            return Err(AccessError::Throttled {
+                retry_after: THROTTLE_WINDOW.saturating_sub(now.duration_since(oldest)),
+            });
+        }
+        Ok(())
+    }
+
+    fn record_failure(&self, key: &str) {
+        if let Ok(mut failures) = self.failures.lock() {
+            // Forget idle keys now and then, so the map cannot grow without bound.
+            if failures.len() > 100_000 {
+                let now = Instant::now();
+                failures.retain(|_, v| v.iter().any(|t| now.duration_since(*t) < THROTTLE_WINDOW));
+            }
+            failures
+                .entry(key.to_string())
+                .or_default()
+                .push(Instant::now());
+        }
+    }
+
+    fn clear_failures(&self, key: &str) {
+        if let Ok(mut failures) = self.failures.lock() {
+            failures.remove(key);
+        }
+    }
+}
+
+fn check_password(password: &str) -> Result<(), AccessError> {
+    if password.chars().count() < 8 || password.len() > 1024 {
+        return Err(AccessError::BadValue {
+            field: "password",
+            message: "8 to 1,024 characters".into(),
+        });
+    }
+    Ok(())
+}
+
+fn hash(password: &str) -> Result<String, AccessError> {
+    people::hash_password(password).map_err(|e| AccessError::Store(StoreError::Corrupt(e)))
+}
