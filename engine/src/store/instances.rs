@@ -14,6 +14,11 @@ pub trait InstanceStore: Send + Sync {
 
     async fn instance(&self, id: Id) -> Result<Option<InstanceRecord>, StoreError>;
 
+    async fn list_instances(
+        &self,
+        query: &super::InstanceQuery,
+    ) -> Result<super::Page<InstanceRecord>, StoreError>;
+
     async fn node_runs(&self, instance: Id) -> Result<Vec<NodeRun>, StoreError>;
 
     /// Events with `seq` greater than `after`, in order.

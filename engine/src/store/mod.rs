@@ -153,8 +153,39 @@ pub struct DefinitionQuery {
     /// Case-insensitive part of the key or name.
     pub q: Option<String>,
     pub status: Option<DefinitionStatus>,
+    /// Only definitions granted to one of these roles (`None`: all of them).
+    pub visible_to: Option<Visibility>,
     pub limit: i64,
     pub offset: i64,
+}
+
+/// Which instances to list, newest first.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct InstanceQuery {
+    pub status: Option<crate::instance::InstanceStatus>,
+    pub definition_key: Option<String>,
+    /// Who started them.
+    pub operator: Option<String>,
+    /// Only instances of definitions granted to one of these roles, or started by `viewer`
+    /// (`None`: every instance, as an administrator sees them).
+    pub visible_to: Option<Visibility>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// See [`InstanceQuery::visible_to`] and [`DefinitionQuery::visible_to`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Visibility {
+    pub roles: Vec<String>,
+    pub username: String,
+}
+
+impl Visibility {
+    /// The roles as one comma-separated parameter (`,designer,operator,`), matched with `like`
+    /// so the same statement serves both databases.
+    pub(crate) fn roles_param(&self) -> String {
+        format!(",{},", self.roles.join(","))
+    }
 }
 
 /// A row of the definitions list.

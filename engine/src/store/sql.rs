@@ -109,7 +109,10 @@ macro_rules! impl_store {
                        and ($2 is null or
                             (case when status = 'archived' then 'archived'
                                   when latest_version is null then 'draft'
-                                  else 'published' end) = $2)";
+                                  else 'published' end) = $2)
+                       and ($5 is null or key in (
+                            select definition_key from definition_grants
+                             where $5 like '%,' || role || ',%'))";
                 let pattern = query
                     .q
                     .as_deref()
@@ -117,9 +120,17 @@ macro_rules! impl_store {
                     .filter(|q| !q.is_empty())
                     .map(|q| format!("%{}%", $crate::store::rows::escape_like(&q.to_lowercase())));
                 let status = query.status.map(status_name);
-                let total: i64 = sqlx::query_scalar(&format!("select count(*) {FILTER}"))
+                let roles = query.visible_to.as_ref().map(|v| v.roles_param());
+                // $3 and $4 (limit, offset) are bound here too, unused, so that $5 means the
+                // same in both statements.
+                let total: i64 = sqlx::query_scalar(&format!(
+                    "select count(*) {FILTER} and $3 = $3 and $4 = $4"
+                ))
                     .bind(pattern.as_deref())
                     .bind(status)
+                    .bind(query.limit)
+                    .bind(query.offset)
+                    .bind(roles.as_deref())
                     .fetch_one(&self.pool)
                     .await
                     .map_err($crate::store::StoreError::from_sqlx)?;
@@ -132,6 +143,7 @@ macro_rules! impl_store {
                 .bind(status)
                 .bind(query.limit)
                 .bind(query.offset)
+                .bind(roles.as_deref())
                 .fetch_all(&self.pool)
                 .await
                 .map_err($crate::store::StoreError::from_sqlx)?;

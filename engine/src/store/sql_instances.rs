@@ -326,6 +326,59 @@ macro_rules! impl_instance_store {
                 row.map(|r| r.into_record()).transpose()
             }
 
+            async fn list_instances(
+                &self,
+                query: &$crate::store::InstanceQuery,
+            ) -> Result<
+                $crate::store::Page<$crate::instance::InstanceRecord>,
+                $crate::store::StoreError,
+            > {
+                use $crate::store::StoreError;
+                const FILTER: &str = "from instances
+                     where ($1 is null or status = $1)
+                       and ($2 is null or definition_key = $2)
+                       and ($3 is null or operator = $3)
+                       and ($4 is null or operator = $5 or definition_key in (
+                            select definition_key from definition_grants
+                             where $4 like '%,' || role || ',%'))
+                       and $6 = $6 and $7 = $7";
+                let roles = query.visible_to.as_ref().map(|v| v.roles_param());
+                let viewer = query.visible_to.as_ref().map(|v| v.username.as_str());
+                let total: i64 = sqlx::query_scalar(&format!("select count(*) {FILTER}"))
+                    .bind(query.status.map(|s| s.as_str()))
+                    .bind(query.definition_key.as_deref())
+                    .bind(query.operator.as_deref())
+                    .bind(roles.as_deref())
+                    .bind(viewer)
+                    .bind(query.limit)
+                    .bind(query.offset)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(StoreError::from_sqlx)?;
+                let rows: Vec<$crate::store::rows::InstanceRow> = sqlx::query_as(&format!(
+                    "select id, version_id, definition_key, version, status, input, context,
+                            output, error, trigger, operator, created_at, ended_at, cost_ms
+                     {FILTER} order by id desc limit $6 offset $7"
+                ))
+                .bind(query.status.map(|s| s.as_str()))
+                .bind(query.definition_key.as_deref())
+                .bind(query.operator.as_deref())
+                .bind(roles.as_deref())
+                .bind(viewer)
+                .bind(query.limit)
+                .bind(query.offset)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(StoreError::from_sqlx)?;
+                Ok($crate::store::Page {
+                    items: rows
+                        .into_iter()
+                        .map(|r| r.into_record())
+                        .collect::<Result<_, _>>()?,
+                    total,
+                })
+            }
+
             async fn node_runs(
                 &self,
                 instance: $crate::id::Id,

@@ -206,3 +206,100 @@ async fn throttling(db: &TestDatabase, _backend: Backend) {
         Err(AccessError::Throttled { .. })
     ));
 }
+
+conformance!(
+    grants_decide_which_definitions_and_instances_a_role_sees,
+    visibility
+);
+async fn visibility(db: &TestDatabase, _backend: Backend) {
+    use engine::people::{Grant, Permission, DEFAULT_GRANTS};
+    use engine::store::{DefinitionQuery, InstanceQuery, Visibility};
+    use serde_json::json;
+
+    let store = open(db).await;
+    for key in ["open", "secret"] {
+        crate::runtime::publish(
+            &store,
+            json!({"key": key, "name": key,
+                   "nodes": [{"id": "start", "kind": "start"}, {"id": "end", "kind": "end"}],
+                   "edges": [{"from": "start", "to": "end"}]}),
+        )
+        .await;
+    }
+    store
+        .set_grants("open", &DEFAULT_GRANTS)
+        .await
+        .expect("grants");
+    store
+        .set_grants(
+            "secret",
+            &[Grant {
+                role: Role::Admin,
+                permission: Permission::Mgmt,
+            }],
+        )
+        .await
+        .expect("grants");
+    assert_eq!(store.grants("open").await.expect("read").len(), 2);
+
+    let operator = Visibility {
+        roles: vec!["operator".into()],
+        username: "olivia".into(),
+    };
+    let definitions = |visible_to| DefinitionQuery {
+        q: None,
+        status: None,
+        visible_to,
+        limit: 10,
+        offset: 0,
+    };
+    let seen = store
+        .list_definitions(&definitions(Some(operator.clone())))
+        .await
+        .expect("list");
+    assert_eq!(seen.total, 1);
+    assert_eq!(seen.items[0].key, "open");
+    assert_eq!(
+        store
+            .list_definitions(&definitions(None))
+            .await
+            .expect("all")
+            .total,
+        2
+    );
+
+    let rt = crate::runtime::runtime(&store, 1);
+    let mine = crate::runtime::start(&rt, "secret", json!({})).await;
+    let theirs = rt
+        .start(engine::runtime::StartRequest {
+            definition_key: "secret".into(),
+            version: None,
+            input: json!({}),
+            trigger: engine::instance::Trigger::Api,
+            operator: "someone".into(),
+        })
+        .await
+        .expect("start");
+    let visible = store
+        .list_instances(&InstanceQuery {
+            visible_to: Some(operator),
+            limit: 10,
+            ..InstanceQuery::default()
+        })
+        .await
+        .expect("list");
+    // `start` runs as olivia: her own instance is visible, the other one of `secret` is not.
+    let ids: Vec<_> = visible.items.iter().map(|i| i.id).collect();
+    assert_eq!(ids, vec![mine.id]);
+    assert_eq!(visible.total, 1);
+    let all = store
+        .list_instances(&InstanceQuery {
+            limit: 1,
+            offset: 0,
+            ..InstanceQuery::default()
+        })
+        .await
+        .expect("all");
+    assert_eq!(all.total, 2);
+    assert_eq!(all.items[0].id, theirs.id, "newest first");
+}

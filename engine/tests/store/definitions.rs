@@ -205,6 +205,7 @@ async fn list(db: &TestDatabase, _backend: Backend) {
     let query = |q: Option<&str>, status, limit, offset| DefinitionQuery {
         q: q.map(str::to_owned),
         status,
+        visible_to: None,
         limit,
         offset,
     };
