@@ -114,6 +114,7 @@ fn request(key: &str) -> StartRequest {
         input: json!({}),
         trigger: Trigger::Api,
         operator: "bench".into(),
+        idempotency_key: None,
     }
 }
 

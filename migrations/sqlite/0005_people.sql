@@ -45,3 +45,7 @@ create table definition_grants (
     permission text not null,
     primary key (definition_key, role, permission)
 );
+
+-- A caller's idempotency key for a start: the same key from the same caller starts once.
+alter table instances add column idempotency_key text;
+create unique index instances_idempotency on instances (operator, idempotency_key);

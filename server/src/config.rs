@@ -38,6 +38,11 @@ pub struct Args {
     #[arg(long, env = "BATON_LEASE", default_value = "30s")]
     pub lease: String,
 
+    /// The first administrator's password, used only when the database has no users yet. When
+    /// unset then, a password is generated and printed once.
+    #[arg(long, env = "BATON_ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<String>,
+
     /// Log format: `text` for people, `json` for log collectors.
     #[arg(long, env = "BATON_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
     pub log_format: String,
@@ -54,6 +59,7 @@ pub struct Config {
     pub node_id: u16,
     pub http_allow: Vec<ipnet::IpNet>,
     pub lease: std::time::Duration,
+    pub admin_password: Option<String>,
 }
 
 /// A configuration value that cannot be used. The message names the variable (and flag).
@@ -94,6 +100,7 @@ impl Config {
                 .ok_or_else(|| ConfigError::Lease {
                     value: args.lease.clone(),
                 })?,
+            admin_password: args.admin_password.clone().filter(|p| !p.is_empty()),
         })
     }
 
@@ -106,6 +113,7 @@ impl Config {
             node_id: None,
             http_allow: String::new(),
             lease: "30s".into(),
+            admin_password: None,
             log_format: "text".into(),
         })
     }

@@ -1,6 +1,7 @@
 //! Baton's HTTP server: configuration, the router that merges every surface, and start-up.
 //! It wires things together; the rules live in `engine`, the pages in `app`.
 
+pub mod api;
 pub mod config;
 pub mod health;
 pub mod startup;

@@ -25,6 +25,10 @@ async fn main() -> ExitCode {
     let addr = app.local_addr();
     tracing::info!(%addr, database = %backend, "Baton is listening");
     println!("Baton is running at http://{addr}/");
+    if let Some(password) = app.generated_admin_password() {
+        // Shown once, on the first start only; it is not stored anywhere in the clear.
+        println!("First start: sign in as `admin` with the password {password} (shown only now; set BATON_ADMIN_PASSWORD to choose it)");
+    }
 
     match app.run_until(shutdown_signal()).await {
         Ok(()) => {

@@ -12,6 +12,7 @@ use axum::http::{HeaderName, Request};
 use axum::Router;
 use engine::id::IdGenerator;
 use engine::runtime::{Runtime, RuntimeConfig};
+use engine::service::{AccessService, DefinitionService};
 use engine::store::{self, Store, StoreError};
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
@@ -20,6 +21,7 @@ use tokio::net::TcpListener;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
+use crate::api::ApiState;
 use crate::config::Config;
 use crate::health;
 
@@ -30,6 +32,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub struct AppState {
     pub store: Arc<dyn Store>,
     pub leptos_options: LeptosOptions,
+    pub api: ApiState,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -45,6 +48,11 @@ pub enum StartError {
         url: String,
         #[source]
         source: StoreError,
+    },
+    #[error("cannot create the first administrator: {source}")]
+    Admin {
+        #[source]
+        source: engine::service::AccessError,
     },
     #[error("BATON_ADDR ({addr}): cannot listen: {source}")]
     Bind {
@@ -66,6 +74,7 @@ pub struct Application {
     router: Router,
     store: Arc<dyn Store>,
     runtime: Runtime,
+    generated_admin_password: Option<String>,
 }
 
 impl Application {
@@ -93,13 +102,10 @@ impl Application {
             .site_pkg_dir("pkg")
             .site_addr(local)
             .build();
-        let router = router(AppState {
-            store: store.clone(),
-            leptos_options,
-        });
+        let ids = IdGenerator::new(config.node_id);
         let runtime = Runtime::new(
             store.clone(),
-            IdGenerator::new(config.node_id),
+            ids.clone(),
             format!(
                 "baton-{}-{}-{}",
                 config.node_id,
@@ -112,11 +118,28 @@ impl Application {
                 ..RuntimeConfig::default()
             },
         );
+        let access = AccessService::new(store.clone(), ids.clone());
+        let generated_admin_password = access
+            .ensure_admin(config.admin_password.as_deref())
+            .await
+            .map_err(|source| StartError::Admin { source })?;
+        let api = ApiState {
+            store: store.clone(),
+            runtime: runtime.clone(),
+            definitions: DefinitionService::new(store.clone(), ids),
+            access,
+        };
+        let router = router(AppState {
+            store: store.clone(),
+            leptos_options,
+            api,
+        });
         Ok(Self {
             listener,
             router,
             store,
             runtime,
+            generated_admin_password,
         })
     }
 
@@ -135,6 +158,12 @@ impl Application {
         self.runtime.clone()
     }
 
+    /// The password generated for `admin` on this first start (no `BATON_ADMIN_PASSWORD`), to
+    /// be shown once.
+    pub fn generated_admin_password(&self) -> Option<&str> {
+        self.generated_admin_password.as_deref()
+    }
+
     /// Serves HTTP and runs the scheduler side by side until `shutdown` completes; then finishes
     /// in-flight requests and the steps in hand, and closes the pool.
     pub async fn run_until(
@@ -151,9 +180,13 @@ impl Application {
             let stopped = wait(stopped.clone());
             async move { runtime.run_until(stopped).await }
         });
-        let server = axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(wait(stopped))
-            .into_future();
+        let server = axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(wait(stopped))
+        .into_future();
         tokio::pin!(server);
         let result = tokio::select! {
             result = &mut server => result,
@@ -183,6 +216,7 @@ pub fn router(state: AppState) -> Router {
 
     Router::new()
         .merge(health::router())
+        .nest_service("/api/v1", crate::api::router(state.api.clone()))
         .leptos_routes_with_context(&state, routes, provide.clone(), move || {
             shell(leptos_options.clone())
         })

@@ -82,6 +82,11 @@ impl Definition {
 
     /// Reads a document that may not be valid yet (a draft): only its shape is checked here.
     pub fn read(text: &str, format: Format) -> Result<Definition, Vec<Issue>> {
+        Self::from_value(Self::document(text, format)?)
+    }
+
+    /// The document as a JSON tree, before any of its content is read.
+    pub fn document(text: &str, format: Format) -> Result<Value, Vec<Issue>> {
         let value: Value = match format {
             Format::Json => serde_json::from_str(text).map_err(|e| {
                 vec![Issue::document(
@@ -96,7 +101,7 @@ impl Definition {
                 )]
             })?,
         };
-        Self::from_value(value)
+        Ok(value)
     }
 
     /// Reads a document from a JSON value, reporting each node's shape problems on that node.

@@ -93,6 +93,16 @@ pub struct StartRequest {
     pub input: Value,
     pub trigger: Trigger,
     pub operator: String,
+    /// The caller's key: the same operator starting with the same key gets the first instance.
+    pub idempotency_key: Option<String>,
+}
+
+/// A start's outcome.
+#[derive(Debug, Clone)]
+pub struct Started {
+    pub instance: InstanceRecord,
+    /// The idempotency key had been used: this is the earlier instance.
+    pub existing: bool,
 }
 
 #[derive(Clone)]
@@ -142,6 +152,11 @@ impl Runtime {
 
     /// Starts an instance of a published version: recorded, queued, then acknowledged.
     pub async fn start(&self, request: StartRequest) -> Result<InstanceRecord, RuntimeError> {
+        Ok(self.start_once(request).await?.instance)
+    }
+
+    /// [`Runtime::start`], telling whether an idempotency key found an earlier instance.
+    pub async fn start_once(&self, request: StartRequest) -> Result<Started, RuntimeError> {
         let inner = &self.inner;
         let key = request.definition_key.as_str();
         let record = inner.store.definition(key).await?;
@@ -183,10 +198,14 @@ impl Runtime {
                 deadline: definition
                     .timeout
                     .map(|limit| (inner.ids.next_id(), limit.as_std().as_millis() as i64)),
+                idempotency_key: request.idempotency_key.as_deref(),
             })
             .await?;
         inner.wake.notify_one();
-        Ok(instance)
+        Ok(Started {
+            instance: instance.0,
+            existing: instance.1,
+        })
     }
 
     /// Cancels, pauses or resumes an instance; every change is in its event log.

@@ -10,7 +10,12 @@ use crate::instance::{Event, InstanceRecord, InstanceStatus, NodeRun, NodeRunSta
 #[async_trait]
 pub trait InstanceStore: Send + Sync {
     /// Records a running instance (context = input) and queues its start node, at once.
-    async fn create_instance(&self, new: NewInstance<'_>) -> Result<InstanceRecord, StoreError>;
+    /// Records and queues a new instance; with an idempotency key already used by the same
+    /// operator, returns that instance instead (`true`: it existed).
+    async fn create_instance(
+        &self,
+        new: NewInstance<'_>,
+    ) -> Result<(InstanceRecord, bool), StoreError>;
 
     async fn instance(&self, id: Id) -> Result<Option<InstanceRecord>, StoreError>;
 
@@ -132,6 +137,9 @@ pub struct NewInstance<'a> {
     pub start_node: &'a str,
     /// The instance's time limit: a deadline item with this id is queued, due then.
     pub deadline: Option<(Id, i64)>,
+    /// The caller's key for this start: a second start with the same operator and key returns
+    /// the first instance instead.
+    pub idempotency_key: Option<&'a str>,
 }
 
 /// The reserved node id of an instance's deadline item (never a node's id: `$` is not allowed

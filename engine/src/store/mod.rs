@@ -207,6 +207,11 @@ pub struct Page<T> {
     pub total: i64,
 }
 
+/// A unique index refused the row.
+pub(crate) fn is_unique_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
 /// Connects to the database named by `url`, creating a SQLite file (and its folder) if missing,
 /// and applies the migrations for that backend.
 pub async fn connect(url: &DatabaseUrl) -> Result<Arc<dyn Store>, StoreError> {

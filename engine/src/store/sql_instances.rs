@@ -172,6 +172,24 @@ macro_rules! impl_instance_store {
                 Ok(())
             }
 
+            async fn instance_by_key(
+                &self,
+                operator: &str,
+                key: &str,
+            ) -> Result<Option<$crate::instance::InstanceRecord>, $crate::store::StoreError> {
+                let row: Option<$crate::store::rows::InstanceRow> = sqlx::query_as(
+                    "select id, version_id, definition_key, version, status, input, context,
+                            output, error, trigger, operator, created_at, ended_at, cost_ms
+                       from instances where operator = $1 and idempotency_key = $2",
+                )
+                .bind(operator)
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err($crate::store::StoreError::from_sqlx)?;
+                row.map(|r| r.into_record()).transpose()
+            }
+
             /// Reads an instance inside a transaction (after changing it).
             async fn instance_in(
                 tx: &mut sqlx::Transaction<'_, <Self as $crate::store::sql_backend::Backend>::Db>,
@@ -243,17 +261,22 @@ macro_rules! impl_instance_store {
             async fn create_instance(
                 &self,
                 new: $crate::store::NewInstance<'_>,
-            ) -> Result<$crate::instance::InstanceRecord, $crate::store::StoreError> {
+            ) -> Result<($crate::instance::InstanceRecord, bool), $crate::store::StoreError> {
                 use $crate::store::rows::{now, InstanceRow};
                 use $crate::store::StoreError;
                 let now = now();
+                if let Some(key) = new.idempotency_key {
+                    if let Some(found) = self.instance_by_key(new.operator, key).await? {
+                        return Ok((found, true));
+                    }
+                }
                 let _write = self.write_guard().await;
                 let mut tx = self.pool.begin_with($begin).await.map_err(StoreError::from_sqlx)?;
-                let row: InstanceRow = sqlx::query_as(
+                let row: Result<InstanceRow, sqlx::Error> = sqlx::query_as(
                     "insert into instances
                          (id, version_id, definition_key, version, status, input, context,
-                          trigger, operator, created_at)
-                     values ($1, $2, $3, $4, 'running', $5, $5, $6, $7, $8)
+                          trigger, operator, created_at, idempotency_key)
+                     values ($1, $2, $3, $4, 'running', $5, $5, $6, $7, $8, $9)
                      returning id, version_id, definition_key, version, status, input, context,
                                output, error, trigger, operator, created_at, ended_at, cost_ms",
                 )
@@ -265,9 +288,22 @@ macro_rules! impl_instance_store {
                 .bind(new.trigger.as_str())
                 .bind(new.operator)
                 .bind(now)
+                .bind(new.idempotency_key)
                 .fetch_one(&mut *tx)
-                .await
-                .map_err(StoreError::from_sqlx)?;
+                .await;
+                let row = match row {
+                    Ok(row) => row,
+                    // The same key, started meanwhile by a concurrent request: that one stands.
+                    Err(err) if new.idempotency_key.is_some() && is_unique_violation(&err) => {
+                        drop(tx);
+                        let found = self
+                            .instance_by_key(new.operator, new.idempotency_key.unwrap_or_default())
+                            .await?
+                            .ok_or_else(|| StoreError::from_sqlx(err))?;
+                        return Ok((found, true));
+                    }
+                    Err(err) => return Err(StoreError::from_sqlx(err)),
+                };
                 sqlx::query(
                     "insert into work_items (id, instance_id, node_id, from_node, live, due_at)
                      values ($1, $2, $3, null, $4, $5)",
@@ -307,7 +343,7 @@ macro_rules! impl_instance_store {
                 Self::append_events(&mut tx, new.id.0, &[started], now).await?;
                 Self::announce(&mut tx).await?;
                 tx.commit().await.map_err(StoreError::from_sqlx)?;
-                row.into_record()
+                Ok((row.into_record()?, false))
             }
 
             async fn instance(

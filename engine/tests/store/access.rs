@@ -277,6 +277,7 @@ async fn visibility(db: &TestDatabase, _backend: Backend) {
             input: json!({}),
             trigger: engine::instance::Trigger::Api,
             operator: "someone".into(),
+            idempotency_key: None,
         })
         .await
         .expect("start");

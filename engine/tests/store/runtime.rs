@@ -40,6 +40,7 @@ pub(crate) async fn start(rt: &Runtime, key: &str, input: Value) -> InstanceReco
         input,
         trigger: Trigger::Api,
         operator: "olivia".into(),
+        idempotency_key: None,
     })
     .await
     .expect("start")
@@ -326,6 +327,7 @@ async fn start_rules(db: &TestDatabase, _backend: Backend) {
         input: json!({}),
         trigger: Trigger::Manual,
         operator: "olivia".into(),
+        idempotency_key: None,
     };
     assert!(matches!(
         rt.start(request("nothing", None)).await,
@@ -360,6 +362,7 @@ async fn input_checks(db: &TestDatabase, _backend: Backend) {
         input,
         trigger: Trigger::Api,
         operator: "olivia".into(),
+        idempotency_key: None,
     };
     match rt.start(request(json!({"size": "big"}))).await {
         Err(RuntimeError::InvalidInput(errors)) => {

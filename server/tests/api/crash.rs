@@ -93,6 +93,7 @@ async fn instances_survive_kill_9_and_side_effects_land_once_per_key() {
                 input: json!({"n": n}),
                 trigger: Trigger::Api,
                 operator: "olivia".into(),
+                idempotency_key: None,
             })
             .await
             .expect("start");

@@ -3,9 +3,13 @@
 use engine::testing::TestDatabase;
 use server::{Application, Config};
 
+/// The administrator every test server starts with.
+pub const ADMIN_PASSWORD: &str = "admin-test-password";
+
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
+    pub access: engine::service::AccessService,
     /// The server's own scheduler, for starting instances until the REST API exists.
     pub runtime: engine::runtime::Runtime,
     _db: TestDatabase,
@@ -15,6 +19,59 @@ impl TestApp {
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }
+
+    /// Creates a user with these roles (password `<name>-password`) and signs them in.
+    pub async fn user(&self, name: &str, roles: &[engine::people::Role]) -> String {
+        let password = format!("{name}-password");
+        self.access
+            .create_user(name, name, &password, roles, &[])
+            .await
+            .expect("user");
+        self.sign_in(name, &password).await
+    }
+
+    /// An access token for `name`.
+    pub async fn sign_in(&self, name: &str, password: &str) -> String {
+        let response = self
+            .client
+            .post(self.url("/api/v1/auth/token"))
+            .json(&serde_json::json!({"grant_type": "password", "username": name, "password": password}))
+            .send()
+            .await
+            .expect("token request");
+        assert_eq!(response.status(), 200, "sign in as {name}");
+        let body: serde_json::Value = response.json().await.expect("json");
+        body["access_token"].as_str().expect("token").to_string()
+    }
+
+    pub async fn admin(&self) -> String {
+        self.sign_in("admin", ADMIN_PASSWORD).await
+    }
+
+    /// Sends `method path` with `token` and an optional JSON body; returns status and JSON
+    /// (`null` when the body is not JSON).
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let mut request = self.client.request(method, self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap_or_default();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+        )
+    }
 }
 
 async fn spawn_on(db: TestDatabase) -> TestApp {
@@ -22,14 +79,18 @@ async fn spawn_on(db: TestDatabase) -> TestApp {
     if std::env::var_os("TEST_LOG").is_some() {
         server::telemetry::init("text");
     }
-    let config = Config::for_tests(&db.url).expect("test configuration");
+    let mut config = Config::for_tests(&db.url).expect("test configuration");
+    config.admin_password = Some(ADMIN_PASSWORD.into());
     let app = Application::build(config).await.expect("server starts");
     let address = format!("http://{}", app.local_addr());
     let runtime = app.runtime();
+    let access =
+        engine::service::AccessService::new(app.store(), engine::id::IdGenerator::new(900));
     tokio::spawn(app.run_until(std::future::pending()));
     TestApp {
         address,
         client: reqwest::Client::new(),
+        access,
         runtime,
         _db: db,
     }

@@ -1,7 +1,10 @@
 //! The server's integration tests: real HTTP against a real server on a real database.
 
+mod auth;
+mod authz;
 mod crash;
 mod helpers;
+mod rest;
 mod scheduler;
 mod shell;
 mod startup;

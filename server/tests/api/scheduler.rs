@@ -34,6 +34,7 @@ async fn runs_an_instance_to_completion(app: &TestApp) {
             input: json!({"who": "world"}),
             trigger: Trigger::Api,
             operator: "olivia".into(),
+            idempotency_key: None,
         })
         .await
         .expect("start");

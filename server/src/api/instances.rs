@@ -1,0 +1,287 @@
+//! Instances: start, list, read (with every node run), the event log as server-sent events,
+//! and the operations on an instance and on its nodes. USE on the instance's definition (or
+//! having started the instance) lets you see it; USE lets you start and operate it.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use engine::id::Id;
+use engine::instance::{InstanceRecord, InstanceStatus, Trigger};
+use engine::people::Permission;
+use engine::runtime::{NodeAction, StartRequest};
+use engine::service::Caller;
+use engine::store::{InstanceChange, InstanceQuery};
+use futures::stream::{self, Stream};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::body::{parse_json, ApiJson, Paging};
+use super::definitions::{authorize, visibility};
+use super::error::{ApiError, ApiResult};
+use super::ApiState;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StartBody {
+    definition_key: String,
+    version: Option<i32>,
+    #[serde(default)]
+    input: Option<Value>,
+    idempotency_key: Option<String>,
+    #[serde(default)]
+    debug: bool,
+    #[serde(default)]
+    mock: bool,
+    session_id: Option<String>,
+    bindings: Option<Value>,
+}
+
+pub async fn start(
+    State(api): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    ApiJson(body): ApiJson<StartBody>,
+) -> ApiResult<Response> {
+    for (given, field) in [
+        (body.debug, "debug"),
+        (body.mock, "mock"),
+        (body.session_id.is_some(), "session_id"),
+        (body.bindings.is_some(), "bindings"),
+    ] {
+        if given {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "not_supported",
+                format!("`{field}` is not supported by this version of Baton yet"),
+            )
+            .field(field));
+        }
+    }
+    if let Some(key) = &body.idempotency_key {
+        if key.is_empty() || key.len() > 200 {
+            return Err(ApiError::bad_request(
+                "idempotency_key",
+                "an idempotency key is 1 to 200 characters",
+            ));
+        }
+    }
+    authorize(&api, &caller, &body.definition_key, Permission::Use).await?;
+    let started = api
+        .runtime
+        .start_once(StartRequest {
+            definition_key: body.definition_key,
+            version: body.version,
+            input: body.input.unwrap_or_else(|| json!({})),
+            trigger: Trigger::Api,
+            operator: caller.user.username.clone(),
+            idempotency_key: body.idempotency_key,
+        })
+        .await?;
+    let status = if started.existing {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((status, Json(started.instance)).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    status: Option<String>,
+    definition_key: Option<String>,
+    started_by: Option<String>,
+}
+
+pub async fn list(
+    State(api): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    paging: Paging,
+    Query(query): Query<ListQuery>,
+) -> ApiResult<Json<Value>> {
+    let status = match query.status.as_deref() {
+        None | Some("") => None,
+        Some(text) => Some(InstanceStatus::parse(text).ok_or_else(|| {
+            ApiError::bad_request(
+                "status",
+                format!("status `{text}` is not an instance status"),
+            )
+        })?),
+    };
+    let page = api
+        .store
+        .list_instances(&InstanceQuery {
+            status,
+            definition_key: query.definition_key.filter(|k| !k.is_empty()),
+            operator: query.started_by.filter(|k| !k.is_empty()),
+            visible_to: visibility(&caller),
+            limit: paging.limit,
+            offset: paging.offset,
+        })
+        .await?;
+    Ok(Json(json!({
+        "items": page.items, "total": page.total, "limit": paging.limit, "offset": paging.offset
+    })))
+}
+
+fn parse_id(text: &str) -> ApiResult<Id> {
+    text.parse()
+        .map_err(|_| ApiError::bad_request("id", format!("`{text}` is not an instance id")))
+}
+
+/// The instance, if the caller may see it (404 otherwise); with `operate`, also if they may
+/// operate it (403 otherwise).
+async fn visible(
+    api: &ApiState,
+    caller: &Caller,
+    id: &str,
+    operate: bool,
+) -> ApiResult<InstanceRecord> {
+    let id = parse_id(id)?;
+    let hidden = || ApiError::not_found(format!("instance {id}"));
+    let instance = api.store.instance(id).await?.ok_or_else(hidden)?;
+    let grants = api.store.grants(&instance.definition_key).await?;
+    let user = &caller.user;
+    let started_it = instance.operator == user.username;
+    if !started_it && !user.may(&grants, Permission::Use) {
+        return Err(hidden());
+    }
+    if operate && !user.may(&grants, Permission::Use) {
+        return Err(ApiError::forbidden(format!(
+            "USE on `{}` is needed to operate its instances",
+            instance.definition_key
+        )));
+    }
+    Ok(instance)
+}
+
+pub async fn read(
+    State(api): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let instance = visible(&api, &caller, &id, false).await?;
+    let runs = api.store.node_runs(instance.id).await?;
+    let mut body = serde_json::to_value(&instance).map_err(|_| ApiError::internal())?;
+    body["node_runs"] = serde_json::to_value(runs).map_err(|_| ApiError::internal())?;
+    Ok(Json(body))
+}
+
+/// The event log as server-sent events: what is there, then what comes, until the instance
+/// ends. `Last-Event-ID` (or `?after=`) resumes after that `seq`.
+pub async fn events(
+    State(api): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    Query(query): Query<AfterQuery>,
+    headers: HeaderMap,
+) -> ApiResult<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>> {
+    let instance = visible(&api, &caller, &id, false).await?;
+    let after = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .or(query.after)
+        .unwrap_or(0);
+    let store = api.store.clone();
+    let id = instance.id;
+    let stream = stream::unfold(
+        (after, false, std::collections::VecDeque::new()),
+        move |(mut after, mut ended, mut queue)| {
+            let store = store.clone();
+            async move {
+                loop {
+                    if let Some(event) = queue.pop_front() {
+                        return Some((Ok(event), (after, ended, queue)));
+                    }
+                    if ended {
+                        return None;
+                    }
+                    let fresh = store.events(id, after).await.unwrap_or_default();
+                    for event in fresh {
+                        after = after.max(event.seq);
+                        if event.kind == "instance.completed"
+                            || event.kind == "instance.failed"
+                            || event.kind == "instance.cancelled"
+                        {
+                            ended = true;
+                        }
+                        let data = serde_json::to_string(&event).unwrap_or_default();
+                        queue.push_back(
+                            SseEvent::default()
+                                .id(event.seq.to_string())
+                                .event(event.kind.clone())
+                                .data(data),
+                        );
+                    }
+                    if queue.is_empty() && !ended {
+                        tokio::time::sleep(Duration::from_millis(250)).await;
+                    }
+                }
+            }
+        },
+    );
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+#[derive(Deserialize)]
+pub struct AfterQuery {
+    after: Option<i32>,
+}
+
+pub async fn operate(
+    State(api): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path((id, operation)): Path<(String, String)>,
+) -> ApiResult<Json<InstanceRecord>> {
+    let change = match operation.as_str() {
+        "cancel" => InstanceChange::Cancel,
+        "pause" => InstanceChange::Pause,
+        "resume" => InstanceChange::Resume,
+        other => return Err(ApiError::not_found(format!("operation `{other}`"))),
+    };
+    let instance = visible(&api, &caller, &id, true).await?;
+    let changed = api
+        .runtime
+        .change(instance.id, change, &caller.user.username)
+        .await?;
+    Ok(Json(changed))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeBody {
+    input: Option<Value>,
+    output: Option<Value>,
+}
+
+pub async fn node_operation(
+    State(api): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path((id, node, operation)): Path<(String, String, String)>,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<InstanceRecord>> {
+    // The body is optional: rerun and skip need none.
+    let body: NodeBody = parse_json(&body)?;
+    let action = match operation.as_str() {
+        "rerun" => NodeAction::Rerun { input: body.input },
+        "retry" => NodeAction::Rerun {
+            input: Some(body.input.ok_or_else(|| {
+                ApiError::bad_request("input", "retry runs the node with the `input` given")
+            })?),
+        },
+        "skip" => NodeAction::Skip {
+            output: body.output,
+        },
+        other => return Err(ApiError::not_found(format!("node operation `{other}`"))),
+    };
+    let instance = visible(&api, &caller, &id, true).await?;
+    let changed = api
+        .runtime
+        .node_action(instance.id, &node, action, &caller.user.username)
+        .await?;
+    Ok(Json(changed))
+}

@@ -1,0 +1,225 @@
+//! Signing in over HTTP: grants, rotation and reuse, revocation, throttling, and routes that
+//! deny anonymous callers whatever the path looks like.
+
+use reqwest::Method;
+use serde_json::json;
+
+use crate::helpers::{spawn_app, ADMIN_PASSWORD};
+
+#[tokio::test]
+async fn the_token_endpoint_grants_rotates_and_revokes() {
+    let app = spawn_app().await;
+    // JSON and the OAuth2 form both work.
+    let form = app
+        .client
+        .post(app.url("/api/v1/auth/token"))
+        .form(&[
+            ("grant_type", "password"),
+            ("username", "admin"),
+            ("password", ADMIN_PASSWORD),
+        ])
+        .send()
+        .await
+        .expect("form grant");
+    assert_eq!(form.status(), 200);
+    assert_eq!(
+        form.headers()
+            .get("cache-control")
+            .and_then(|v| v.to_str().ok()),
+        Some("no-store")
+    );
+    let first: serde_json::Value = form.json().await.expect("json");
+    assert_eq!(first["token_type"], "Bearer");
+    assert_eq!(first["expires_in"], 900);
+    let access = first["access_token"].as_str().expect("access");
+    let (status, me) = app
+        .call(Method::GET, "/api/v1/me", Some(access), None)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(me["username"], "admin");
+    assert_eq!(me["roles"], json!(["admin"]));
+
+    let refresh = |token: &str| json!({"grant_type": "refresh_token", "refresh_token": token});
+    let (status, second) = app
+        .call(
+            Method::POST,
+            "/api/v1/auth/token",
+            None,
+            Some(refresh(first["refresh_token"].as_str().expect("r"))),
+        )
+        .await;
+    assert_eq!(status, 200, "{second}");
+    // Reuse of the spent token: refused, and the second pair dies with its family.
+    let (status, error) = app
+        .call(
+            Method::POST,
+            "/api/v1/auth/token",
+            None,
+            Some(refresh(first["refresh_token"].as_str().expect("r"))),
+        )
+        .await;
+    assert_eq!(status, 401);
+    assert_eq!(error["code"], "invalid_grant");
+    let (status, _) = app
+        .call(
+            Method::GET,
+            "/api/v1/me",
+            second["access_token"].as_str(),
+            None,
+        )
+        .await;
+    assert_eq!(status, 401);
+
+    // Logout ends the sign-in.
+    let token = app.admin().await;
+    let (status, _) = app
+        .call(Method::POST, "/api/v1/auth/logout", Some(&token), None)
+        .await;
+    assert_eq!(status, 204);
+    let (status, _) = app
+        .call(Method::GET, "/api/v1/me", Some(&token), None)
+        .await;
+    assert_eq!(status, 401);
+
+    // A password change ends every sign-in of the user.
+    let token = app.user("pat", &[engine::people::Role::Operator]).await;
+    let other = app.sign_in("pat", "pat-password").await;
+    let (status, error) = app
+        .call(
+            Method::POST,
+            "/api/v1/me/password",
+            Some(&token),
+            Some(json!({"current_password": "pat-password", "new_password": "short"})),
+        )
+        .await;
+    assert_eq!(
+        (status, error["field"].as_str()),
+        (400, Some("new_password")),
+        "{error}"
+    );
+    let (status, _) = app
+        .call(
+            Method::POST,
+            "/api/v1/me/password",
+            Some(&token),
+            Some(json!({"current_password": "pat-password", "new_password": "a-much-longer-one"})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    for stale in [&token, &other] {
+        let (status, _) = app.call(Method::GET, "/api/v1/me", Some(stale), None).await;
+        assert_eq!(status, 401);
+    }
+    app.sign_in("pat", "a-much-longer-one").await;
+}
+
+#[tokio::test]
+async fn bad_sign_ins_are_one_answer_then_throttled() {
+    let app = spawn_app().await;
+    let grant = |user: &str, password: &str| json!({"grant_type": "password", "username": user, "password": password});
+    let (status, unknown) = app
+        .call(
+            Method::POST,
+            "/api/v1/auth/token",
+            None,
+            Some(grant("nobody", "whatever")),
+        )
+        .await;
+    assert_eq!(status, 401);
+    let (_, wrong) = app
+        .call(
+            Method::POST,
+            "/api/v1/auth/token",
+            None,
+            Some(grant("admin", "whatever")),
+        )
+        .await;
+    assert_eq!(
+        unknown, wrong,
+        "unknown users get the same answer as wrong passwords"
+    );
+
+    let (status, error) = app
+        .call(
+            Method::POST,
+            "/api/v1/auth/token",
+            None,
+            Some(json!({"grant_type": "password", "username": "admin"})),
+        )
+        .await;
+    assert_eq!((status, error["field"].as_str()), (400, Some("password")));
+    let (status, error) = app
+        .call(
+            Method::POST,
+            "/api/v1/auth/token",
+            None,
+            Some(json!({"grant_type": "magic"})),
+        )
+        .await;
+    assert_eq!(
+        (status, error["code"].as_str()),
+        (400, Some("unsupported_grant_type"))
+    );
+    let (status, error) = app
+        .call(
+            Method::POST,
+            "/api/v1/auth/token",
+            None,
+            Some(json!({"username": "admin"})),
+        )
+        .await;
+    assert_eq!(
+        (status, error["field"].as_str()),
+        (400, Some("grant_type")),
+        "{error}"
+    );
+
+    for _ in 0..4 {
+        app.call(
+            Method::POST,
+            "/api/v1/auth/token",
+            None,
+            Some(grant("admin", "nope-nope")),
+        )
+        .await;
+    }
+    let response = app
+        .client
+        .post(app.url("/api/v1/auth/token"))
+        .json(&grant("admin", ADMIN_PASSWORD))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 429);
+    assert!(response.headers().get("retry-after").is_some());
+}
+
+#[tokio::test]
+async fn anonymous_callers_get_401_whatever_the_path() {
+    let app = spawn_app().await;
+    let (status, body) = app.call(Method::GET, "/api/v1/me", None, None).await;
+    assert_eq!(status, 401);
+    assert_eq!(body["code"], "unauthorized");
+    let (status, _) = app
+        .call(Method::GET, "/api/v1/me", Some("made-up-token"), None)
+        .await;
+    assert_eq!(status, 401);
+    for path in [
+        "/api/v1/me/",
+        "/api/v1/definitions%2fx",
+        "/api/v1/definitions/%2e%2e/me",
+        "/api/v1/x/../me",
+        "/api/v1/instances/1/../../me",
+        "/api/v1/nothing-here",
+        "/api/v1/DEFINITIONS",
+    ] {
+        let (status, body) = app.call(Method::GET, path, None, None).await;
+        assert_eq!(status, 401, "{path}: {body}");
+    }
+    // Other spellings of the prefix are not the API at all: no data, no 200 with JSON.
+    for path in ["/API/v1/me", "/api/V1/me", "//api/v1/me"] {
+        let (status, body) = app.call(Method::GET, path, None, None).await;
+        assert!(status == 404 || status == 401, "{path}: {status} {body}");
+        assert!(body.get("username").is_none(), "{path}: {body}");
+    }
+}
