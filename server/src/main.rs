@@ -1,5 +1,6 @@
 //! `baton`: parse the configuration, start, serve until SIGINT/SIGTERM.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -24,11 +25,17 @@ async fn main() -> ExitCode {
     };
     let addr = app.local_addr();
     tracing::info!(%addr, database = %backend, "Baton is listening");
-    println!("Baton is running at http://{addr}/");
+    // Written without `println!`: a closed stdout must not bring the server down.
+    let mut out = std::io::stdout();
+    let _ = writeln!(out, "Baton is running at http://{addr}/");
     if let Some(password) = app.generated_admin_password() {
-        // Shown once, on the first start only; it is not stored anywhere in the clear.
-        println!("First start: sign in as `admin` with the password {password} (shown only now; set BATON_ADMIN_PASSWORD to choose it)");
+        // Shown once, on the first start only; only its hash is stored.
+        let _ = writeln!(
+            out,
+            "First start: sign in as `admin` with the password {password} (shown only now; set BATON_ADMIN_PASSWORD to choose it)"
+        );
     }
+    let _ = out.flush();
 
     match app.run_until(shutdown_signal()).await {
         Ok(()) => {

@@ -216,6 +216,7 @@ pub fn router(state: AppState) -> Router {
 
     Router::new()
         .merge(health::router())
+        .route("/api/docs", axum::routing::get(crate::api::docs))
         .nest_service("/api/v1", crate::api::router(state.api.clone()))
         .leptos_routes_with_context(&state, routes, provide.clone(), move || {
             shell(leptos_options.clone())

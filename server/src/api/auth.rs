@@ -19,7 +19,7 @@ use super::body::{content_type, parse_json, read_body, ApiJson};
 use super::error::{ApiError, ApiResult};
 use super::ApiState;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct TokenRequest {
     pub grant_type: String,
     pub username: Option<String>,
@@ -63,6 +63,15 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
     }
 }
 
+/// Sign in (password grant) or exchange a refresh token (single use: a reused one ends its
+/// whole family). JSON or `application/x-www-form-urlencoded`.
+#[utoipa::path(post, path = "/auth/token", tag = "auth",
+    request_body = TokenRequest,
+    responses(
+        (status = 200, description = "`access_token`, `token_type` Bearer, `expires_in`, `refresh_token`", body = Object),
+        (status = 400, description = "a field is missing or the grant type unknown", body = ApiError),
+        (status = 401, description = "`invalid_grant`: wrong credentials or refresh token", body = ApiError),
+        (status = 429, description = "`throttled`: too many failed sign-ins; see Retry-After", body = ApiError)))]
 pub async fn token(
     State(api): State<ApiState>,
     ClientAddr(address): ClientAddr,
@@ -102,6 +111,9 @@ pub async fn token(
         .into_response())
 }
 
+/// End the sign-in the caller's token belongs to (every token of its family).
+#[utoipa::path(post, path = "/auth/logout", tag = "auth", security(("bearer" = [])),
+    responses((status = 204, description = "signed out"), (status = 401, body = ApiError)))]
 pub async fn logout(
     State(api): State<ApiState>,
     Extension(caller): Extension<Caller>,
@@ -110,16 +122,23 @@ pub async fn logout(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The caller: username, roles, groups.
+#[utoipa::path(get, path = "/me", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, body = Object), (status = 401, body = ApiError)))]
 pub async fn me(Extension(caller): Extension<Caller>) -> Json<User> {
     Json(caller.user)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct PasswordChange {
     current_password: String,
     new_password: String,
 }
 
+/// Change the caller's password; every token of the user ends at once.
+#[utoipa::path(post, path = "/me/password", tag = "auth", security(("bearer" = [])),
+    request_body = PasswordChange,
+    responses((status = 200, body = Object), (status = 400, body = ApiError), (status = 401, body = ApiError)))]
 pub async fn change_password(
     State(api): State<ApiState>,
     Extension(caller): Extension<Caller>,

@@ -51,6 +51,13 @@ pub fn visibility(caller: &Caller) -> Option<Visibility> {
     })
 }
 
+/// Create a definition from a document (JSON, or YAML with `Content-Type: application/yaml`):
+/// it is saved as the key's first draft. Needs the designer role.
+#[utoipa::path(post, path = "/definitions", tag = "definitions", security(("bearer" = [])),
+    request_body(content = Object, description = "a definition (DESIGN §3), as application/json or application/yaml"),
+    responses((status = 201, body = Object), (status = 403, body = ApiError),
+              (status = 409, description = "the key exists", body = ApiError),
+              (status = 422, description = "`invalid_definition`, every issue in `issues`", body = ApiError)))]
 pub async fn create(
     State(api): State<ApiState>,
     Extension(caller): Extension<Caller>,
@@ -100,6 +107,13 @@ pub struct ListQuery {
     q: Option<String>,
 }
 
+/// The definitions the caller may see, newest change first.
+#[utoipa::path(get, path = "/definitions", tag = "definitions", security(("bearer" = [])),
+    params(("status" = Option<String>, Query, description = "draft | published | archived"),
+           ("q" = Option<String>, Query, description = "part of the key or name"),
+           ("limit" = Option<i64>, Query, description = "1–200, default 50"),
+           ("offset" = Option<i64>, Query)),
+    responses((status = 200, description = "`items`, `total`, `limit`, `offset`", body = Object), (status = 400, body = ApiError)))]
 pub async fn list(
     State(api): State<ApiState>,
     Extension(caller): Extension<Caller>,
@@ -133,6 +147,10 @@ pub async fn list(
     })))
 }
 
+/// A definition: its draft (with the draft's issues), its published versions and its grants.
+#[utoipa::path(get, path = "/definitions/{key}", tag = "definitions", security(("bearer" = [])),
+    params(("key" = String, Path)),
+    responses((status = 200, body = Object), (status = 404, body = ApiError)))]
 pub async fn read(
     State(api): State<ApiState>,
     Extension(caller): Extension<Caller>,
@@ -166,6 +184,11 @@ pub async fn read(
     })))
 }
 
+/// Save the draft (JSON or YAML); it may still have issues, which are returned. Needs MGMT.
+#[utoipa::path(put, path = "/definitions/{key}/draft", tag = "definitions", security(("bearer" = [])),
+    params(("key" = String, Path)), request_body(content = Object, description = "a definition (DESIGN §3), as application/json or application/yaml"),
+    responses((status = 200, description = "`definition` and its `issues`", body = Object),
+              (status = 403, body = ApiError), (status = 404, body = ApiError)))]
 pub async fn save_draft(
     State(api): State<ApiState>,
     Extension(caller): Extension<Caller>,
@@ -196,6 +219,11 @@ pub async fn save_draft(
     ))
 }
 
+/// Freeze the draft as the next version. Needs MGMT; refused (422) while the draft has issues.
+#[utoipa::path(post, path = "/definitions/{key}/publish", tag = "definitions", security(("bearer" = [])),
+    params(("key" = String, Path)),
+    responses((status = 201, body = Object), (status = 403, body = ApiError), (status = 404, body = ApiError),
+              (status = 409, body = ApiError), (status = 422, body = ApiError)))]
 pub async fn publish(
     State(api): State<ApiState>,
     Extension(caller): Extension<Caller>,
@@ -211,6 +239,10 @@ pub struct FormatQuery {
     format: Option<String>,
 }
 
+/// One published version, as JSON or (`?format=yaml`) YAML.
+#[utoipa::path(get, path = "/definitions/{key}/versions/{version}", tag = "definitions", security(("bearer" = [])),
+    params(("key" = String, Path), ("version" = i32, Path), ("format" = Option<String>, Query, description = "json | yaml")),
+    responses((status = 200, body = Object), (status = 400, body = ApiError), (status = 404, body = ApiError)))]
 pub async fn version(
     State(api): State<ApiState>,
     Extension(caller): Extension<Caller>,
@@ -252,6 +284,9 @@ pub struct Validation {
 }
 
 /// Validates without saving; any signed-in user may.
+/// Validate a document without saving it: `{issues: [{node, field, code, message}]}`.
+#[utoipa::path(post, path = "/definitions/validate", tag = "definitions", security(("bearer" = [])),
+    request_body(content = Object, description = "a definition (DESIGN §3), as application/json or application/yaml"), responses((status = 200, body = Object)))]
 pub async fn validate(Document(document): Document) -> Json<Validation> {
     let issues = match Definition::from_value(document) {
         Ok(definition) => definition.check(),
@@ -260,6 +295,9 @@ pub async fn validate(Document(document): Document) -> Json<Validation> {
     Json(Validation { issues })
 }
 
+/// Which roles may use (USE) or manage (MGMT) the definition.
+#[utoipa::path(get, path = "/definitions/{key}/grants", tag = "definitions", security(("bearer" = [])),
+    params(("key" = String, Path)), responses((status = 200, body = Object), (status = 404, body = ApiError)))]
 pub async fn grants(
     State(api): State<ApiState>,
     Extension(caller): Extension<Caller>,
@@ -274,6 +312,10 @@ pub struct GrantsBody {
     grants: Vec<Grant>,
 }
 
+/// Replace the definition's grants: `{grants: [{role, permission}]}`. Needs MGMT.
+#[utoipa::path(put, path = "/definitions/{key}/grants", tag = "definitions", security(("bearer" = [])),
+    params(("key" = String, Path)), request_body = Object,
+    responses((status = 200, body = Object), (status = 403, body = ApiError), (status = 404, body = ApiError)))]
 pub async fn set_grants(
     State(api): State<ApiState>,
     Extension(caller): Extension<Caller>,

@@ -10,9 +10,12 @@ use engine::service::{AccessError, ServiceError};
 use engine::store::StoreError;
 use serde::Serialize;
 
-#[derive(Debug, Clone, Serialize)]
+/// Every error: a stable snake_case `code`, a `message` for people, the `field` at fault when
+/// there is one, and `issues` when there are several problems.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ApiError {
     #[serde(skip)]
+    #[schema(ignore)]
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
@@ -20,8 +23,10 @@ pub struct ApiError {
     pub field: Option<String>,
     /// Every problem, where there are several (definition issues, input errors).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     pub issues: Option<serde_json::Value>,
     #[serde(skip)]
+    #[schema(ignore)]
     pub retry_after: Option<u64>,
 }
 

@@ -25,12 +25,13 @@ use super::definitions::{authorize, visibility};
 use super::error::{ApiError, ApiResult};
 use super::ApiState;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StartBody {
     definition_key: String,
     version: Option<i32>,
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     input: Option<Value>,
     idempotency_key: Option<String>,
     #[serde(default)]
@@ -38,9 +39,18 @@ pub struct StartBody {
     #[serde(default)]
     mock: bool,
     session_id: Option<String>,
+    #[schema(value_type = Option<Object>)]
     bindings: Option<Value>,
 }
 
+/// Start an instance of the latest (or a given) published version. The input is checked
+/// against the definition's `input_schema`. An `idempotency_key` already used by the caller
+/// returns that instance (200) instead of starting another.
+#[utoipa::path(post, path = "/instances", tag = "instances", security(("bearer" = [])),
+    request_body = StartBody,
+    responses((status = 201, body = Object), (status = 200, description = "the idempotency key's instance", body = Object),
+              (status = 400, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError),
+              (status = 413, body = ApiError), (status = 422, body = ApiError)))]
 pub async fn start(
     State(api): State<ApiState>,
     Extension(caller): Extension<Caller>,
@@ -96,6 +106,11 @@ pub struct ListQuery {
     started_by: Option<String>,
 }
 
+/// The instances the caller may see, newest first.
+#[utoipa::path(get, path = "/instances", tag = "instances", security(("bearer" = [])),
+    params(("status" = Option<String>, Query), ("definition_key" = Option<String>, Query),
+           ("started_by" = Option<String>, Query), ("limit" = Option<i64>, Query), ("offset" = Option<i64>, Query)),
+    responses((status = 200, description = "`items`, `total`, `limit`, `offset`", body = Object), (status = 400, body = ApiError)))]
 pub async fn list(
     State(api): State<ApiState>,
     Extension(caller): Extension<Caller>,
@@ -158,6 +173,9 @@ async fn visible(
     Ok(instance)
 }
 
+/// One instance with `status`, `cost_ms`, `output`, `error` and every node run.
+#[utoipa::path(get, path = "/instances/{id}", tag = "instances", security(("bearer" = [])),
+    params(("id" = String, Path)), responses((status = 200, body = Object), (status = 400, body = ApiError), (status = 404, body = ApiError)))]
 pub async fn read(
     State(api): State<ApiState>,
     Extension(caller): Extension<Caller>,
@@ -172,6 +190,11 @@ pub async fn read(
 
 /// The event log as server-sent events: what is there, then what comes, until the instance
 /// ends. `Last-Event-ID` (or `?after=`) resumes after that `seq`.
+/// The instance's event log as server-sent events (`id` = seq, `event` = kind), ending with the
+/// instance. `Last-Event-ID` or `?after=` resumes.
+#[utoipa::path(get, path = "/instances/{id}/events", tag = "instances", security(("bearer" = [])),
+    params(("id" = String, Path), ("after" = Option<i32>, Query)),
+    responses((status = 200, content_type = "text/event-stream", description = "the event stream"), (status = 404, body = ApiError)))]
 pub async fn events(
     State(api): State<ApiState>,
     Extension(caller): Extension<Caller>,
@@ -232,6 +255,10 @@ pub struct AfterQuery {
     after: Option<i32>,
 }
 
+/// `cancel`, `pause` or `resume` the instance.
+#[utoipa::path(post, path = "/instances/{id}/{operation}", tag = "instances", security(("bearer" = [])),
+    params(("id" = String, Path), ("operation" = String, Path, description = "cancel | pause | resume")),
+    responses((status = 200, body = Object), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError)))]
 pub async fn operate(
     State(api): State<ApiState>,
     Extension(caller): Extension<Caller>,
@@ -251,13 +278,23 @@ pub async fn operate(
     Ok(Json(changed))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NodeBody {
+    /// rerun / retry: the input to run with instead of the input mappings.
+    #[schema(value_type = Option<Object>)]
     input: Option<Value>,
+    /// skip: the output to go on with.
+    #[schema(value_type = Option<Object>)]
     output: Option<Value>,
 }
 
+/// `rerun` (optionally with `input`), `retry` (with `input`) or `skip` (optionally with
+/// `output`) a node of a paused instance.
+#[utoipa::path(post, path = "/instances/{id}/nodes/{node}/{operation}", tag = "instances", security(("bearer" = [])),
+    params(("id" = String, Path), ("node" = String, Path), ("operation" = String, Path, description = "rerun | retry | skip")),
+    request_body(content = NodeBody, description = "optional"),
+    responses((status = 200, body = Object), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError)))]
 pub async fn node_operation(
     State(api): State<ApiState>,
     Extension(caller): Extension<Caller>,

@@ -11,11 +11,13 @@ mod instances;
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post, put};
-use axum::{middleware, Router};
+use axum::routing::get;
+use axum::{middleware, Json, Router};
 use engine::runtime::Runtime;
 use engine::service::{AccessService, DefinitionService};
 use engine::store::Store;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use error::ApiError;
 
@@ -28,43 +30,91 @@ pub struct ApiState {
     pub access: AccessService,
 }
 
-/// `/api/v1`'s routes, to be nested there.
+/// The document's frame; the paths come from the handlers' `#[utoipa::path]`.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(title = "Baton API", version = "1",
+         description = "Baton's native REST API. Sign in with `POST /api/v1/auth/token`, then send `Authorization: Bearer <access_token>`. Errors are `{code, message, field?}`; lists are paged with `limit` and `offset` and carry `total`."),
+    servers((url = "/api/v1")),
+    components(schemas(error::ApiError)),
+    modifiers(&BearerAuth),
+    tags((name = "auth", description = "signing in"),
+         (name = "definitions", description = "workflow definitions, drafts and versions"),
+         (name = "instances", description = "running workflows"))
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The OpenAPI document of every route, as `/api/v1/openapi.json` serves it.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let (_, public) = public_routes().split_for_parts();
+    let (_, protected) = protected_routes().split_for_parts();
+    let mut doc = public;
+    doc.merge(protected);
+    doc
+}
+
+fn public_routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::with_openapi(<ApiDoc as utoipa::OpenApi>::openapi()).routes(routes!(auth::token))
+}
+
+fn protected_routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::me))
+        .routes(routes!(auth::change_password))
+        .routes(routes!(definitions::create, definitions::list))
+        .routes(routes!(definitions::validate))
+        .routes(routes!(definitions::read))
+        .routes(routes!(definitions::save_draft))
+        .routes(routes!(definitions::publish))
+        .routes(routes!(definitions::grants, definitions::set_grants))
+        .routes(routes!(definitions::version))
+        .routes(routes!(instances::start, instances::list))
+        .routes(routes!(instances::read))
+        .routes(routes!(instances::events))
+        .routes(routes!(instances::operate))
+        .routes(routes!(instances::node_operation))
+}
+
+/// `GET /api/docs`: a browsable page of the OpenAPI document, self-contained (works offline).
+pub async fn docs() -> axum::response::Html<&'static str> {
+    axum::response::Html(include_str!("docs.html"))
+}
+
+/// `/api/v1`'s routes, to be nested there. The OpenAPI document and the token endpoint are
+/// public; everything else is behind the access-token check, unknown paths included.
 pub fn router(state: ApiState) -> Router {
-    let protected = Router::new()
-        .route("/auth/logout", post(auth::logout))
-        .route("/me", get(auth::me))
-        .route("/me/password", post(auth::change_password))
-        .route(
-            "/definitions",
-            post(definitions::create).get(definitions::list),
-        )
-        .route("/definitions/validate", post(definitions::validate))
-        .route("/definitions/{key}", get(definitions::read))
-        .route("/definitions/{key}/draft", put(definitions::save_draft))
-        .route("/definitions/{key}/publish", post(definitions::publish))
-        .route(
-            "/definitions/{key}/grants",
-            get(definitions::grants).put(definitions::set_grants),
-        )
-        .route(
-            "/definitions/{key}/versions/{version}",
-            get(definitions::version),
-        )
-        .route("/instances", post(instances::start).get(instances::list))
-        .route("/instances/{id}", get(instances::read))
-        .route("/instances/{id}/events", get(instances::events))
-        .route("/instances/{id}/{operation}", post(instances::operate))
-        .route(
-            "/instances/{id}/nodes/{node}/{operation}",
-            post(instances::node_operation),
-        )
+    let document = Arc::new(openapi());
+    let (public, _) = public_routes().split_for_parts();
+    let (protected, _) = protected_routes().split_for_parts();
+    let protected = protected
         .fallback(|| async { ApiError::not_found("route") })
         .layer(middleware::from_fn_with_state(
             state.clone(),
             auth::require_caller,
         ));
     Router::new()
-        .route("/auth/token", post(auth::token))
+        .route(
+            "/openapi.json",
+            get(move || {
+                let document = document.clone();
+                async move { Json((*document).clone()) }
+            }),
+        )
+        .merge(public)
         .merge(protected)
         .layer(DefaultBodyLimit::max(body::MAX_BODY))
         .with_state(state)

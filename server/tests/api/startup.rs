@@ -115,13 +115,20 @@ fn sigterm_shuts_down_gracefully() {
         .expect("start baton");
     let stdout = child.stdout.take().expect("stdout");
     let mut first = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut first)
-        .expect("the start line");
+    let mut reader = BufReader::new(stdout);
+    reader.read_line(&mut first).expect("the start line");
     assert!(
         first.starts_with("Baton is running at http://127.0.0.1:"),
         "{first}"
     );
+    // The first start of an empty database shows the generated admin password, once.
+    let mut second = String::new();
+    reader.read_line(&mut second).expect("the password line");
+    assert!(
+        second.starts_with("First start: sign in as `admin` with the password "),
+        "{second}"
+    );
+    drop(reader);
 
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
