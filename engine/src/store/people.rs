@@ -14,6 +14,9 @@ pub trait PeopleStore: Send + Sync {
 
     async fn count_users(&self) -> Result<i64, StoreError>;
 
+    /// Users by username, paged.
+    async fn list_users(&self, limit: i64, offset: i64) -> Result<super::Page<User>, StoreError>;
+
     async fn user(&self, id: Id) -> Result<Option<User>, StoreError>;
 
     /// A user and their password hash, by username (case-insensitive).

@@ -86,6 +86,28 @@ macro_rules! impl_people_store {
                     .map_err($crate::store::StoreError::from_sqlx)
             }
 
+            async fn list_users(
+                &self,
+                limit: i64,
+                offset: i64,
+            ) -> Result<$crate::store::Page<$crate::people::User>, $crate::store::StoreError> {
+                let total = self.count_users().await?;
+                let rows: Vec<$crate::store::rows::UserRow> = sqlx::query_as(
+                    "select id, username, display_name, password_hash, roles, disabled, created_at
+                       from users order by username limit $1 offset $2",
+                )
+                .bind(limit)
+                .bind(offset)
+                .fetch_all(&self.pool)
+                .await
+                .map_err($crate::store::StoreError::from_sqlx)?;
+                let mut items = Vec::with_capacity(rows.len());
+                for row in rows {
+                    items.push(self.user_of(row).await?);
+                }
+                Ok($crate::store::Page { items, total })
+            }
+
             async fn user(
                 &self,
                 id: $crate::id::Id,

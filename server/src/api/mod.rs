@@ -7,6 +7,7 @@ pub mod body;
 mod definitions;
 pub mod error;
 mod instances;
+mod users;
 
 use std::sync::Arc;
 
@@ -40,7 +41,8 @@ pub struct ApiState {
     modifiers(&BearerAuth),
     tags((name = "auth", description = "signing in"),
          (name = "definitions", description = "workflow definitions, drafts and versions"),
-         (name = "instances", description = "running workflows"))
+         (name = "instances", description = "running workflows"),
+         (name = "people", description = "users, for administrators"))
 )]
 struct ApiDoc;
 
@@ -87,6 +89,8 @@ fn protected_routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(instances::events))
         .routes(routes!(instances::operate))
         .routes(routes!(instances::node_operation))
+        .routes(routes!(users::create, users::list))
+        .routes(routes!(users::set_disabled))
 }
 
 /// `GET /api/docs`: a browsable page of the OpenAPI document, self-contained (works offline).

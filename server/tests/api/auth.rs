@@ -223,3 +223,79 @@ async fn anonymous_callers_get_401_whatever_the_path() {
         assert!(body.get("username").is_none(), "{path}: {body}");
     }
 }
+
+#[tokio::test]
+async fn admins_create_and_disable_users() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let (status, user) = app
+        .call(Method::POST, "/api/v1/users", Some(&admin),
+              Some(json!({"username": "Ada", "password": "ada-password", "roles": ["designer"], "groups": ["ops"]})))
+        .await;
+    assert_eq!(status, 201, "{user}");
+    assert_eq!(user["username"], "ada");
+    assert_eq!(user["groups"], json!(["ops"]));
+    let (status, error) = app
+        .call(
+            Method::POST,
+            "/api/v1/users",
+            Some(&admin),
+            Some(json!({"username": "ada", "password": "ada-password"})),
+        )
+        .await;
+    assert_eq!((status, error["code"].as_str()), (409, Some("conflict")));
+    let (status, error) = app
+        .call(
+            Method::POST,
+            "/api/v1/users",
+            Some(&admin),
+            Some(json!({"username": "bob", "password": "bob-password", "roles": ["king"]})),
+        )
+        .await;
+    assert_eq!((status, error["field"].as_str()), (400, Some("roles")));
+    let (status, error) = app
+        .call(
+            Method::POST,
+            "/api/v1/users",
+            Some(&admin),
+            Some(json!({"username": "bob", "password": "short"})),
+        )
+        .await;
+    assert_eq!((status, error["field"].as_str()), (400, Some("password")));
+
+    let ada = app.sign_in("ada", "ada-password").await;
+    let (status, _) = app
+        .call(Method::GET, "/api/v1/users", Some(&ada), None)
+        .await;
+    assert_eq!(status, 403, "only admins administer people");
+    let (status, listed) = app
+        .call(Method::GET, "/api/v1/users", Some(&admin), None)
+        .await;
+    assert_eq!((status, listed["total"].as_i64()), (200, Some(2)));
+
+    let id = user["id"].as_str().expect("id");
+    let (status, disabled) = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/users/{id}/disable"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!((status, disabled["disabled"].as_bool()), (200, Some(true)));
+    let (status, _) = app.call(Method::GET, "/api/v1/me", Some(&ada), None).await;
+    assert_eq!(status, 401, "disabling ends the sign-in at once");
+    let me = app
+        .call(Method::GET, "/api/v1/me", Some(&admin), None)
+        .await
+        .1;
+    let (status, _) = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/users/{}/disable", me["id"].as_str().expect("id")),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(status, 409);
+}

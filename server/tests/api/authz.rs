@@ -120,6 +120,18 @@ async fn every_route_for_every_role_on_own_and_others_objects() {
         (Method::GET, "/api/v1/me".into(), None, [Ok, Ok, Ok, Ok]),
         (
             Method::GET,
+            "/api/v1/users".into(),
+            None,
+            [Ok, Forbidden, Forbidden, Forbidden],
+        ),
+        (
+            Method::POST,
+            "/api/v1/users".into(),
+            Some(json!({"username": "new-person", "password": "new-person-pw"})),
+            [Ok, Forbidden, Forbidden, Forbidden],
+        ),
+        (
+            Method::GET,
             "/api/v1/definitions".into(),
             None,
             [Ok, Ok, Ok, Ok],

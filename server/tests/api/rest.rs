@@ -454,6 +454,9 @@ async fn every_route_is_in_the_openapi_document_and_answers() {
         ("/instances/{id}/events", "get"),
         ("/instances/{id}/{operation}", "post"),
         ("/instances/{id}/nodes/{node}/{operation}", "post"),
+        ("/users", "post"),
+        ("/users", "get"),
+        ("/users/{id}/{operation}", "post"),
     ];
     let mut documented = 0;
     for (path, item) in paths {

@@ -1,0 +1,133 @@
+//! People administration, for administrators: create users (roles, groups), list them, disable
+//! and enable them (disabling ends every sign-in at once).
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use engine::people::{Role, User};
+use engine::service::Caller;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::body::{ApiJson, Paging};
+use super::error::{ApiError, ApiResult};
+use super::ApiState;
+
+fn admin_only(caller: &Caller) -> ApiResult<()> {
+    if caller.user.is_admin() {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden("people are administered by admins"))
+    }
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewUserBody {
+    username: String,
+    display_name: Option<String>,
+    password: String,
+    /// designer | operator | approver | admin
+    #[serde(default)]
+    roles: Vec<String>,
+    #[serde(default)]
+    groups: Vec<String>,
+}
+
+/// Create a user. Admins only.
+#[utoipa::path(post, path = "/users", tag = "people", security(("bearer" = [])),
+    request_body = NewUserBody,
+    responses((status = 201, body = Object), (status = 400, body = ApiError), (status = 403, body = ApiError),
+              (status = 409, description = "the username is taken", body = ApiError)))]
+pub async fn create(
+    State(api): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    ApiJson(body): ApiJson<NewUserBody>,
+) -> ApiResult<Response> {
+    admin_only(&caller)?;
+    let mut roles = Vec::new();
+    for name in &body.roles {
+        roles.push(Role::parse(name).ok_or_else(|| {
+            ApiError::bad_request(
+                "roles",
+                format!("role `{name}`: use designer, operator, approver or admin"),
+            )
+        })?);
+    }
+    for group in &body.groups {
+        if group.trim().is_empty() || group.len() > 64 {
+            return Err(ApiError::bad_request(
+                "groups",
+                "a group name is 1 to 64 characters",
+            ));
+        }
+    }
+    let display = body
+        .display_name
+        .clone()
+        .filter(|d| !d.trim().is_empty())
+        .unwrap_or_else(|| body.username.clone());
+    let user = api
+        .access
+        .create_user(
+            &body.username,
+            &display,
+            &body.password,
+            &roles,
+            &body.groups,
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(user)).into_response())
+}
+
+/// Every user, by username. Admins only.
+#[utoipa::path(get, path = "/users", tag = "people", security(("bearer" = [])),
+    params(("limit" = Option<i64>, Query), ("offset" = Option<i64>, Query)),
+    responses((status = 200, body = Object), (status = 403, body = ApiError)))]
+pub async fn list(
+    State(api): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    paging: Paging,
+) -> ApiResult<Json<Value>> {
+    admin_only(&caller)?;
+    let page = api.store.list_users(paging.limit, paging.offset).await?;
+    Ok(Json(json!({
+        "items": page.items, "total": page.total, "limit": paging.limit, "offset": paging.offset
+    })))
+}
+
+/// `disable` (every sign-in of the user ends at once) or `enable` a user. Admins only.
+#[utoipa::path(post, path = "/users/{id}/{operation}", tag = "people", security(("bearer" = [])),
+    params(("id" = String, Path), ("operation" = String, Path, description = "disable | enable")),
+    responses((status = 200, body = Object), (status = 403, body = ApiError), (status = 404, body = ApiError),
+              (status = 409, description = "admins cannot disable themselves", body = ApiError)))]
+pub async fn set_disabled(
+    State(api): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path((id, operation)): Path<(String, String)>,
+) -> ApiResult<Json<User>> {
+    admin_only(&caller)?;
+    let disabled = match operation.as_str() {
+        "disable" => true,
+        "enable" => false,
+        other => return Err(ApiError::not_found(format!("operation `{other}`"))),
+    };
+    let id = id
+        .parse()
+        .map_err(|_| ApiError::bad_request("id", format!("`{id}` is not a user id")))?;
+    if disabled && id == caller.user.id {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            "you cannot disable yourself",
+        ));
+    }
+    api.store.set_disabled(id, disabled).await?;
+    let user = api
+        .store
+        .user(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("user {id}")))?;
+    Ok(Json(user))
+}
