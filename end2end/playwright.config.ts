@@ -38,6 +38,8 @@ export default defineConfig({
       DATABASE_URL: `sqlite://${dataDir}/baton.db`,
       BATON_ADDR: `127.0.0.1:${port}`,
       BATON_SITE_ROOT: 'target/site',
+      // The first administrator; tests sign in with it (see tests/session.ts).
+      BATON_ADMIN_PASSWORD: 'e2e-admin-password',
       RUST_LOG: 'warn',
     },
   },

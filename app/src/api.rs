@@ -35,6 +35,33 @@ pub async fn get_system_status() -> Result<SystemStatus, AppError> {
     })
 }
 
+/// The signed-in user, as the UI shows them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Me {
+    pub username: String,
+    pub display_name: String,
+    pub roles: Vec<String>,
+}
+
+/// Who is signed in (the server checked the session cookie before this runs), if anyone.
+#[server(prefix = "/rpc", endpoint = "me")]
+pub async fn current_user() -> Result<Option<Me>, AppError> {
+    let parts = use_context::<http::request::Parts>();
+    Ok(parts
+        .as_ref()
+        .and_then(|p| p.extensions.get::<engine::service::Caller>())
+        .map(|caller| Me {
+            username: caller.user.username.clone(),
+            display_name: caller.user.display_name.clone(),
+            roles: caller
+                .user
+                .roles
+                .iter()
+                .map(|r| r.as_str().to_string())
+                .collect(),
+        }))
+}
+
 #[cfg(feature = "ssr")]
 pub mod ssr {
     //! Server-side context for server functions and SSR: given once by the server to both

@@ -104,6 +104,15 @@ pub enum Key {
     NotFoundTitle,
     NotFoundBlurb,
     BackToOverview,
+    SignInTitle,
+    SignInLead,
+    Username,
+    Password,
+    SignIn,
+    SignOut,
+    SignedInAs,
+    SignInFailed,
+    SignInThrottled,
 }
 
 impl Locale {
@@ -127,6 +136,21 @@ impl Locale {
             Key::CheckedAt => ("Last checked", "最近检查"),
             Key::Refresh => ("Check again", "重新检查"),
             Key::Checking => ("Checking…", "检查中…"),
+            Key::SignInTitle => ("Sign in", "登录"),
+            Key::SignInLead => (
+                "Sign in to design, launch and follow workflows.",
+                "登录后即可设计、启动和跟踪工作流。",
+            ),
+            Key::Username => ("Username", "用户名"),
+            Key::Password => ("Password", "密码"),
+            Key::SignIn => ("Sign in", "登录"),
+            Key::SignOut => ("Sign out", "退出登录"),
+            Key::SignedInAs => ("Signed in as", "当前用户"),
+            Key::SignInFailed => ("The username or password is wrong.", "用户名或密码不正确。"),
+            Key::SignInThrottled => (
+                "Too many failed attempts. Wait a few minutes, then try again.",
+                "失败次数过多。请稍等几分钟后再试。",
+            ),
             Key::StatusUnavailable => (
                 "The database did not answer. Baton keeps trying; check the server log.",
                 "数据库没有响应。Baton 会继续重试；请查看服务器日志。",

@@ -3,6 +3,7 @@
 use leptos::prelude::*;
 use leptos_router::components::A;
 
+use crate::api::current_user;
 use crate::i18n::{use_i18n, Key, LOCALE_COOKIE};
 
 #[component]
@@ -13,6 +14,9 @@ pub fn Layout(children: Children) -> impl IntoView {
     // End-to-end tests wait on it; CSS may use it too.
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
+
+    let me = Resource::new(|| (), |_| current_user());
+    let signed_in = move || me.get().and_then(Result::ok).flatten().is_some();
 
     let switch_language = move |_| {
         let next = i18n.locale.get_untracked().other();
@@ -28,12 +32,39 @@ pub fn Layout(children: Children) -> impl IntoView {
                     <span class="brand-name">{t(Key::AppName)}</span>
                     <span class="brand-tagline">{t(Key::Tagline)}</span>
                 </a>
+                // The sections are for signed-in users; the sign-in page shows none.
                 <nav class="mainnav" aria-label=t(Key::MainNavigation)>
-                    <A href="/" exact=true>{t(Key::NavOverview)}</A>
-                    <A href="/workflows">{t(Key::NavWorkflows)}</A>
-                    <A href="/instances">{t(Key::NavInstances)}</A>
-                    <A href="/inbox">{t(Key::NavInbox)}</A>
+                    <Transition fallback=|| ()>
+                        {move || {
+                            signed_in()
+                                .then(|| {
+                                    view! {
+                                        <A href="/" exact=true>{t(Key::NavOverview)}</A>
+                                        <A href="/workflows">{t(Key::NavWorkflows)}</A>
+                                        <A href="/instances">{t(Key::NavInstances)}</A>
+                                        <A href="/inbox">{t(Key::NavInbox)}</A>
+                                    }
+                                })
+                        }}
+                    </Transition>
                 </nav>
+                <Transition fallback=|| ()>
+                    {move || {
+                        me.get()
+                            .and_then(Result::ok)
+                            .flatten()
+                            .map(|me| {
+                                view! {
+                                    <form class="account" method="post" action="/auth/logout">
+                                        <span class="account-name" title=t(Key::SignedInAs) data-testid="signed-in-user">
+                                            {me.display_name}
+                                        </span>
+                                        <button type="submit" class="link-button">{t(Key::SignOut)}</button>
+                                    </form>
+                                }
+                            })
+                    }}
+                </Transition>
                 <button
                     class="lang-switch"
                     type="button"

@@ -13,7 +13,7 @@ use leptos_router::path;
 
 use crate::i18n::{provide_i18n, Key, Locale};
 use crate::layout::Layout;
-use crate::pages::{ComingPage, NotFound, Overview};
+use crate::pages::{ComingPage, NotFound, Overview, SignInPage};
 
 /// The HTML document around the app, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -49,6 +49,7 @@ pub fn App() -> impl IntoView {
             <Layout>
                 <Routes fallback=|| view! { <NotFound /> }>
                     <Route path=path!("/") view=Overview />
+                    <Route path=path!("/login") view=SignInPage />
                     <Route
                         path=path!("/workflows")
                         view=move || view! { <ComingPage title=t(Key::WorkflowsTitle) blurb=t(Key::WorkflowsBlurb) /> }

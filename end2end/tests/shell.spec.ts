@@ -1,10 +1,9 @@
-import { test, expect, Page } from '@playwright/test';
+import { test, expect } from '@playwright/test';
+import { hydrated, signIn } from './session';
 
-// The page is interactive only once the wasm has hydrated it; the layout flips this attribute
-// from an effect, which runs in the browser only.
-async function hydrated(page: Page) {
-  await expect(page.locator('.app')).toHaveAttribute('data-hydrated', 'true');
-}
+test.beforeEach(async ({ page }) => {
+  await signIn(page);
+});
 
 test('the shell renders on the server and hydrates', async ({ page }) => {
   const errors: string[] = [];

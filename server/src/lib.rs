@@ -4,6 +4,7 @@
 pub mod api;
 pub mod config;
 pub mod health;
+pub mod session;
 pub mod startup;
 pub mod telemetry;
 

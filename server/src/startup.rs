@@ -217,11 +217,17 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::router())
         .route("/api/docs", axum::routing::get(crate::api::docs))
+        .route("/auth/login", axum::routing::post(crate::session::login))
+        .route("/auth/logout", axum::routing::post(crate::session::logout))
         .nest_service("/api/v1", crate::api::router(state.api.clone()))
         .leptos_routes_with_context(&state, routes, provide.clone(), move || {
             shell(leptos_options.clone())
         })
         .fallback(file_and_error_handler_with_context::<AppState, _>(provide, shell))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::session::gate,
+        ))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {

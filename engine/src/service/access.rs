@@ -130,18 +130,58 @@ impl AccessService {
         password: &str,
         address: &str,
     ) -> Result<TokenPair, AccessError> {
+        let user = self.check_credentials(username, password, address).await?;
+        self.issue(&user, &people::new_token()).await
+    }
+
+    /// A browser sign-in: a session token (for an HttpOnly cookie) that lives as long as a
+    /// refresh token, with its own family (signing out ends it).
+    pub async fn session_login(
+        &self,
+        username: &str,
+        password: &str,
+        address: &str,
+    ) -> Result<(String, User), AccessError> {
+        let user = self.check_credentials(username, password, address).await?;
+        let token = people::new_token();
+        let family = people::new_token();
+        self.store
+            .issue_tokens(&[NewToken {
+                hash: people::token_hash(&token),
+                kind: TokenKind::Session,
+                user_id: user.id,
+                family: &family,
+                expires_at: chrono::Utc::now()
+                    + chrono::Duration::seconds(REFRESH_TTL.as_secs() as i64),
+            }])
+            .await?;
+        Ok((token, user))
+    }
+
+    /// The caller a browser session token belongs to, while it is valid.
+    pub async fn authenticate_session(&self, token: &str) -> Result<Option<Caller>, AccessError> {
+        self.caller(token, TokenKind::Session).await
+    }
+
+    /// The user, when the password is theirs; throttled per account and per address, and the
+    /// same answer (after the same work) for unknown users as for wrong passwords.
+    async fn check_credentials(
+        &self,
+        username: &str,
+        password: &str,
+        address: &str,
+    ) -> Result<User, AccessError> {
         let account = format!("user:{}", username.trim().to_lowercase());
         let address = format!("addr:{address}");
         self.check_throttle(&account, ACCOUNT_FAILURES)?;
         self.check_throttle(&address, ADDRESS_FAILURES)?;
         let record = self.store.login_record(username).await?;
         // Unknown users cost a verification too, so timing does not tell them apart.
-        let (user, hash) = match &record {
-            Some((user, hash)) => (Some(user), hash.as_str()),
-            None => (None, people::decoy_hash()),
+        let (user, hash) = match record {
+            Some((user, hash)) => (Some(user), hash),
+            None => (None, people::decoy_hash().to_string()),
         };
         let password = password.to_string();
-        let hash = hash.to_string();
         let matches =
             tokio::task::spawn_blocking(move || people::verify_password(&password, &hash))
                 .await
@@ -149,7 +189,7 @@ impl AccessService {
         match user {
             Some(user) if matches && !user.disabled => {
                 self.clear_failures(&account);
-                self.issue(user, &people::new_token()).await
+                Ok(user)
             }
             _ => {
                 self.record_failure(&account);

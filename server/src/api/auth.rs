@@ -160,7 +160,8 @@ pub async fn change_password(
     ))
 }
 
-/// In front of every route but the token endpoint: a valid access token, or 401.
+/// In front of every route but the token endpoint: a valid access token (or a browser session
+/// cookie, checked by `session::gate`), or 401.
 pub async fn require_caller(
     State(api): State<ApiState>,
     mut request: Request,
@@ -178,6 +179,10 @@ pub async fn require_caller(
         .filter(|t| !t.is_empty() && t.len() <= 256)
         .map(str::to_string);
     let Some(token) = token else {
+        // A browser session, already checked by the session gate in front of everything.
+        if request.extensions().get::<Caller>().is_some() {
+            return next.run(request).await;
+        }
         return ApiError::unauthorized().into_response();
     };
     match api.access.authenticate(&token).await {

@@ -2,7 +2,7 @@
 //! check, and an unknown path under `/api/v1` is behind it too: nothing answers an anonymous
 //! caller but 401. Authorisation is then checked on the object in each handler.
 
-mod auth;
+pub mod auth;
 pub mod body;
 mod definitions;
 pub mod error;

@@ -44,6 +44,28 @@ impl TestApp {
         body["access_token"].as_str().expect("token").to_string()
     }
 
+    /// A browser session cookie (`baton_session=…`) for `name`, from the sign-in form.
+    pub async fn session(&self, name: &str, password: &str) -> String {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        let response = client
+            .post(self.url("/auth/login"))
+            .form(&[("username", name), ("password", password), ("next", "/")])
+            .send()
+            .await
+            .expect("sign in");
+        assert_eq!(response.status(), 303);
+        let cookie = response
+            .headers()
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .expect("a session cookie")
+            .to_string();
+        cookie.split(';').next().unwrap_or_default().to_string()
+    }
+
     pub async fn admin(&self) -> String {
         self.sign_in("admin", ADMIN_PASSWORD).await
     }

@@ -1,11 +1,18 @@
 //! The server-rendered shell and the typed server function, over HTTP.
 
-use crate::helpers::spawn_app;
+use crate::helpers::{spawn_app, ADMIN_PASSWORD};
 
 #[tokio::test]
 async fn the_overview_is_rendered_on_the_server_with_live_status() {
     let app = spawn_app().await;
-    let response = app.client.get(app.url("/")).send().await.expect("request");
+    let cookie = app.session("admin", ADMIN_PASSWORD).await;
+    let response = app
+        .client
+        .get(app.url("/"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .expect("request");
     assert_eq!(response.status(), 200);
     let html = response.text().await.expect("body");
     for expected in [
@@ -27,11 +34,19 @@ async fn the_overview_is_rendered_on_the_server_with_live_status() {
 #[tokio::test]
 async fn the_page_language_follows_the_browser_and_the_cookie() {
     let app = spawn_app().await;
+    let cookie = app.session("admin", ADMIN_PASSWORD).await;
     let page = |headers: &'static [(&'static str, &'static str)]| {
         let mut request = app.client.get(app.url("/workflows"));
+        // The session cookie and, where the test sets one, the language cookie.
+        let mut cookies = cookie.clone();
         for (name, value) in headers {
-            request = request.header(*name, *value);
+            if *name == "cookie" {
+                cookies = format!("{cookies}; {value}");
+            } else {
+                request = request.header(*name, *value);
+            }
         }
+        request = request.header("cookie", cookies);
         async move {
             request
                 .send()
@@ -56,9 +71,11 @@ async fn the_page_language_follows_the_browser_and_the_cookie() {
 #[tokio::test]
 async fn the_system_status_server_function_reads_the_database() {
     let app = spawn_app().await;
+    let cookie = app.session("admin", ADMIN_PASSWORD).await;
     let response = app
         .client
         .post(app.url("/rpc/system_status"))
+        .header("cookie", &cookie)
         .header("content-type", "application/x-www-form-urlencoded")
         .body("")
         .send()
@@ -85,11 +102,151 @@ async fn server_functions_are_not_under_the_rest_prefix() {
 #[tokio::test]
 async fn unknown_pages_are_404() {
     let app = spawn_app().await;
+    let cookie = app.session("admin", ADMIN_PASSWORD).await;
     let response = app
         .client
         .get(app.url("/nowhere"))
+        .header("cookie", &cookie)
         .send()
         .await
         .expect("request");
     assert_eq!(response.status(), 404);
+}
+
+#[tokio::test]
+async fn pages_and_server_functions_need_a_session_and_refuse_other_sites() {
+    let app = spawn_app().await;
+    let plain = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let response = plain
+        .get(app.url("/instances?x=1"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 303);
+    assert_eq!(
+        response
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok()),
+        Some("/login?next=/instances%3Fx%3D1")
+    );
+    let response = plain
+        .get(app.url("/login"))
+        .send()
+        .await
+        .expect("login page");
+    assert_eq!(response.status(), 200);
+    let response = plain
+        .post(app.url("/rpc/system_status"))
+        .send()
+        .await
+        .expect("rpc");
+    assert_eq!(response.status(), 401);
+
+    // A wrong password goes back to the form, saying so; nothing is set.
+    let response = plain
+        .post(app.url("/auth/login"))
+        .form(&[
+            ("username", "admin"),
+            ("password", "wrong-password"),
+            ("next", "/inbox"),
+        ])
+        .send()
+        .await
+        .expect("sign in");
+    assert_eq!(response.status(), 303);
+    assert_eq!(
+        response
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok()),
+        Some("/login?error=credentials&next=/inbox")
+    );
+    assert!(response.headers().get("set-cookie").is_none());
+
+    let cookie = app.session("admin", ADMIN_PASSWORD).await;
+    let set = plain
+        .post(app.url("/auth/login"))
+        .form(&[
+            ("username", "admin"),
+            ("password", ADMIN_PASSWORD),
+            ("next", "//evil.example"),
+        ])
+        .send()
+        .await
+        .expect("sign in");
+    assert_eq!(
+        set.headers().get("location").and_then(|v| v.to_str().ok()),
+        Some("/")
+    );
+    let attributes = set
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        attributes.contains("HttpOnly") && attributes.contains("SameSite=Strict"),
+        "{attributes}"
+    );
+
+    // The session works for server functions and for the REST API...
+    let rpc = |extra: Option<(&'static str, &'static str)>| {
+        let mut request = plain
+            .post(app.url("/rpc/system_status"))
+            .header("cookie", &cookie)
+            .header("content-type", "application/x-www-form-urlencoded");
+        if let Some((name, value)) = extra {
+            request = request.header(name, value);
+        }
+        request.send()
+    };
+    assert_eq!(rpc(None).await.expect("rpc").status(), 200);
+    assert_eq!(
+        rpc(Some(("origin", "http://evil.example")))
+            .await
+            .expect("rpc")
+            .status(),
+        403
+    );
+    assert_eq!(
+        rpc(Some(("sec-fetch-site", "cross-site")))
+            .await
+            .expect("rpc")
+            .status(),
+        403
+    );
+    let me = plain
+        .get(app.url("/api/v1/me"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .expect("me");
+    assert_eq!(me.status(), 200);
+    let forged = plain
+        .post(app.url("/api/v1/auth/logout"))
+        .header("cookie", &cookie)
+        .header("origin", "http://evil.example")
+        .send()
+        .await
+        .expect("forged");
+    assert_eq!(forged.status(), 403);
+
+    // ...until signing out ends it.
+    let out = plain
+        .post(app.url("/auth/logout"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .expect("sign out");
+    assert_eq!(out.status(), 303);
+    assert!(out
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|c| c.contains("Max-Age=0")));
+    assert_eq!(rpc(None).await.expect("rpc").status(), 401);
 }
