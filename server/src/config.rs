@@ -43,6 +43,11 @@ pub struct Args {
     #[arg(long, env = "BATON_ADMIN_PASSWORD", hide_env_values = true)]
     pub admin_password: Option<String>,
 
+    /// REST API requests a minute per caller (per user, or per address before signing in), in
+    /// bursts of up to a fifth of that; over it, 429.
+    #[arg(long, env = "BATON_RATE_LIMIT", default_value_t = 1200)]
+    pub rate_limit: u32,
+
     /// Log format: `text` for people, `json` for log collectors.
     #[arg(long, env = "BATON_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
     pub log_format: String,
@@ -60,6 +65,7 @@ pub struct Config {
     pub http_allow: Vec<ipnet::IpNet>,
     pub lease: std::time::Duration,
     pub admin_password: Option<String>,
+    pub rate_limit: u32,
 }
 
 /// A configuration value that cannot be used. The message names the variable (and flag).
@@ -101,6 +107,7 @@ impl Config {
                     value: args.lease.clone(),
                 })?,
             admin_password: args.admin_password.clone().filter(|p| !p.is_empty()),
+            rate_limit: args.rate_limit,
         })
     }
 
@@ -114,6 +121,7 @@ impl Config {
             http_allow: String::new(),
             lease: "30s".into(),
             admin_password: None,
+            rate_limit: 1200,
             log_format: "text".into(),
         })
     }

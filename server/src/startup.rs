@@ -128,6 +128,7 @@ impl Application {
             runtime: runtime.clone(),
             definitions: DefinitionService::new(store.clone(), ids),
             access,
+            limiter: crate::api::RateLimiter::new(config.rate_limit),
         };
         let router = router(AppState {
             store: store.clone(),

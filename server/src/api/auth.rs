@@ -77,6 +77,7 @@ pub async fn token(
     ClientAddr(address): ClientAddr,
     TokenBody(request): TokenBody,
 ) -> ApiResult<Response> {
+    api.limiter.check(&format!("addr:{address}"))?;
     let required = |value: Option<String>, field: &'static str| {
         value
             .filter(|v| !v.is_empty())
@@ -180,13 +181,19 @@ pub async fn require_caller(
         .map(str::to_string);
     let Some(token) = token else {
         // A browser session, already checked by the session gate in front of everything.
-        if request.extensions().get::<Caller>().is_some() {
+        if let Some(caller) = request.extensions().get::<Caller>() {
+            if let Err(limited) = api.limiter.check(&format!("user:{}", caller.user.id)) {
+                return limited.into_response();
+            }
             return next.run(request).await;
         }
         return ApiError::unauthorized().into_response();
     };
     match api.access.authenticate(&token).await {
         Ok(Some(caller)) => {
+            if let Err(limited) = api.limiter.check(&format!("user:{}", caller.user.id)) {
+                return limited.into_response();
+            }
             request.extensions_mut().insert(caller);
             next.run(request).await
         }

@@ -7,6 +7,7 @@ pub mod body;
 mod definitions;
 pub mod error;
 mod instances;
+mod limit;
 mod users;
 
 use std::sync::Arc;
@@ -21,6 +22,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use error::ApiError;
+pub use limit::RateLimiter;
 
 /// What the API's handlers share.
 #[derive(Clone)]
@@ -29,6 +31,7 @@ pub struct ApiState {
     pub runtime: Runtime,
     pub definitions: DefinitionService,
     pub access: AccessService,
+    pub limiter: limit::RateLimiter,
 }
 
 /// The document's frame; the paths come from the handlers' `#[utoipa::path]`.

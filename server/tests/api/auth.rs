@@ -4,7 +4,7 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{spawn_app, ADMIN_PASSWORD};
+use crate::helpers::{spawn_app, spawn_app_with, ADMIN_PASSWORD};
 
 #[tokio::test]
 async fn the_token_endpoint_grants_rotates_and_revokes() {
@@ -302,4 +302,40 @@ async fn admins_create_and_disable_users() {
         )
         .await;
     assert_eq!(status, 409);
+}
+
+#[tokio::test]
+async fn each_caller_is_rate_limited() {
+    // 60 a minute: bursts of 12.
+    let app = spawn_app_with(|config| config.rate_limit = 60).await;
+    let admin = app.admin().await;
+    let other = app.user("olga", &[engine::people::Role::Operator]).await;
+    let mut statuses = Vec::new();
+    for _ in 0..15 {
+        statuses.push(
+            app.call(Method::GET, "/api/v1/me", Some(&admin), None)
+                .await
+                .0,
+        );
+    }
+    assert!(statuses[..10].iter().all(|s| *s == 200), "{statuses:?}");
+    assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
+    let response = app
+        .client
+        .get(app.url("/api/v1/me"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 429);
+    assert!(response.headers().get("retry-after").is_some());
+    let body: serde_json::Value = response.json().await.expect("json");
+    assert_eq!(body["code"], "rate_limited");
+    // Another caller is not held back by the first.
+    assert_eq!(
+        app.call(Method::GET, "/api/v1/me", Some(&other), None)
+            .await
+            .0,
+        200
+    );
 }

@@ -97,12 +97,22 @@ impl TestApp {
 }
 
 async fn spawn_on(db: TestDatabase) -> TestApp {
+    spawn_configured(db, |_| {}).await
+}
+
+/// A server whose configuration `adjust` changed first.
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+    spawn_configured(TestDatabase::sqlite(), adjust).await
+}
+
+async fn spawn_configured(db: TestDatabase, adjust: impl FnOnce(&mut Config)) -> TestApp {
     // Server logs in test output only when asked for: TEST_LOG=1 cargo test.
     if std::env::var_os("TEST_LOG").is_some() {
         server::telemetry::init("text");
     }
     let mut config = Config::for_tests(&db.url).expect("test configuration");
     config.admin_password = Some(ADMIN_PASSWORD.into());
+    adjust(&mut config);
     let app = Application::build(config).await.expect("server starts");
     let address = format!("http://{}", app.local_addr());
     let runtime = app.runtime();
