@@ -33,14 +33,21 @@ macro_rules! impl_people_store {
                 let username = user.username.trim().to_lowercase();
                 let roles: Vec<&str> = user.roles.iter().map(|r| r.as_str()).collect();
                 let _write = self.write_guard().await;
-                let mut tx = self.pool.begin_with($begin).await.map_err(StoreError::from_sqlx)?;
-                let taken: i64 = sqlx::query_scalar("select count(*) from users where username = $1")
-                    .bind(&username)
-                    .fetch_one(&mut *tx)
+                let mut tx = self
+                    .pool
+                    .begin_with($begin)
                     .await
                     .map_err(StoreError::from_sqlx)?;
+                let taken: i64 =
+                    sqlx::query_scalar("select count(*) from users where username = $1")
+                        .bind(&username)
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err(StoreError::from_sqlx)?;
                 if taken > 0 {
-                    return Err(StoreError::Conflict(format!("username `{username}` is taken")));
+                    return Err(StoreError::Conflict(format!(
+                        "username `{username}` is taken"
+                    )));
                 }
                 sqlx::query(
                     "insert into users (id, username, display_name, password_hash, roles,
@@ -155,7 +162,11 @@ macro_rules! impl_people_store {
                 use $crate::store::StoreError;
                 let now = $crate::store::rows::now();
                 let _write = self.write_guard().await;
-                let mut tx = self.pool.begin_with($begin).await.map_err(StoreError::from_sqlx)?;
+                let mut tx = self
+                    .pool
+                    .begin_with($begin)
+                    .await
+                    .map_err(StoreError::from_sqlx)?;
                 let changed = sqlx::query(
                     "update users set password_hash = $2, updated_at = $3 where id = $1",
                 )
@@ -180,7 +191,11 @@ macro_rules! impl_people_store {
                 use $crate::store::StoreError;
                 let now = $crate::store::rows::now();
                 let _write = self.write_guard().await;
-                let mut tx = self.pool.begin_with($begin).await.map_err(StoreError::from_sqlx)?;
+                let mut tx = self
+                    .pool
+                    .begin_with($begin)
+                    .await
+                    .map_err(StoreError::from_sqlx)?;
                 let changed =
                     sqlx::query("update users set disabled = $2, updated_at = $3 where id = $1")
                         .bind(id.0)
@@ -204,7 +219,11 @@ macro_rules! impl_people_store {
             ) -> Result<(), $crate::store::StoreError> {
                 use $crate::store::StoreError;
                 let _write = self.write_guard().await;
-                let mut tx = self.pool.begin_with($begin).await.map_err(StoreError::from_sqlx)?;
+                let mut tx = self
+                    .pool
+                    .begin_with($begin)
+                    .await
+                    .map_err(StoreError::from_sqlx)?;
                 Self::insert_tokens(&mut tx, tokens).await?;
                 tx.commit().await.map_err(StoreError::from_sqlx)
             }
@@ -256,7 +275,11 @@ macro_rules! impl_people_store {
                 use $crate::store::{RefreshOutcome, StoreError};
                 let now = $crate::store::rows::now();
                 let _write = self.write_guard().await;
-                let mut tx = self.pool.begin_with($begin).await.map_err(StoreError::from_sqlx)?;
+                let mut tx = self
+                    .pool
+                    .begin_with($begin)
+                    .await
+                    .map_err(StoreError::from_sqlx)?;
                 type Found = (
                     i64,
                     String,
@@ -278,14 +301,7 @@ macro_rules! impl_people_store {
                 };
                 if spent.is_some() {
                     // A spent token came back: someone holds a copy. End the whole family.
-                    sqlx::query(
-                        "update tokens set revoked_at = $2 where family = $1 and revoked_at is null",
-                    )
-                    .bind(&family)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(StoreError::from_sqlx)?;
+                    Self::revoke_family_in(&mut tx, &family, now).await?;
                     tx.commit().await.map_err(StoreError::from_sqlx)?;
                     return Ok(RefreshOutcome::Reused);
                 }
@@ -306,7 +322,10 @@ macro_rules! impl_people_store {
                     .execute(&mut *tx)
                     .await
                     .map_err(StoreError::from_sqlx)?;
-                if next.iter().any(|t| t.family != family || t.user_id.0 != user) {
+                if next
+                    .iter()
+                    .any(|t| t.family != family || t.user_id.0 != user)
+                {
                     return Err(StoreError::Conflict(
                         "rotated tokens must stay in their family".into(),
                     ));
@@ -321,16 +340,15 @@ macro_rules! impl_people_store {
             }
 
             async fn revoke_family(&self, family: &str) -> Result<(), $crate::store::StoreError> {
+                use $crate::store::StoreError;
                 let _write = self.write_guard().await;
-                sqlx::query(
-                    "update tokens set revoked_at = $2 where family = $1 and revoked_at is null",
-                )
-                .bind(family)
-                .bind($crate::store::rows::now())
-                .execute(&self.pool)
-                .await
-                .map_err($crate::store::StoreError::from_sqlx)?;
-                Ok(())
+                let mut tx = self
+                    .pool
+                    .begin_with($begin)
+                    .await
+                    .map_err(StoreError::from_sqlx)?;
+                Self::revoke_family_in(&mut tx, family, $crate::store::rows::now()).await?;
+                tx.commit().await.map_err(StoreError::from_sqlx)
             }
 
             async fn grants(
@@ -363,7 +381,11 @@ macro_rules! impl_people_store {
             ) -> Result<(), $crate::store::StoreError> {
                 use $crate::store::StoreError;
                 let _write = self.write_guard().await;
-                let mut tx = self.pool.begin_with($begin).await.map_err(StoreError::from_sqlx)?;
+                let mut tx = self
+                    .pool
+                    .begin_with($begin)
+                    .await
+                    .map_err(StoreError::from_sqlx)?;
                 sqlx::query("delete from definition_grants where definition_key = $1")
                     .bind(definition_key)
                     .execute(&mut *tx)
@@ -409,6 +431,22 @@ macro_rules! impl_people_store {
                     .await
                     .map_err($crate::store::StoreError::from_sqlx)?;
                 }
+                Ok(())
+            }
+
+            async fn revoke_family_in(
+                tx: &mut sqlx::Transaction<'_, <Self as $crate::store::sql_backend::Backend>::Db>,
+                family: &str,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<(), $crate::store::StoreError> {
+                sqlx::query(
+                    "update tokens set revoked_at = $2 where family = $1 and revoked_at is null",
+                )
+                .bind(family)
+                .bind(now)
+                .execute(&mut **tx)
+                .await
+                .map_err($crate::store::StoreError::from_sqlx)?;
                 Ok(())
             }
 

@@ -131,6 +131,18 @@ pub struct Paging {
     pub offset: i64,
 }
 
+impl Paging {
+    /// A page as every list answers: `{items, total, limit, offset}`.
+    pub fn answer<T: serde::Serialize>(
+        self,
+        page: engine::store::Page<T>,
+    ) -> axum::Json<serde_json::Value> {
+        axum::Json(serde_json::json!({
+            "items": page.items, "total": page.total, "limit": self.limit, "offset": self.offset
+        }))
+    }
+}
+
 #[derive(Deserialize)]
 struct RawPaging {
     limit: Option<String>,

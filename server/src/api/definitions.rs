@@ -142,9 +142,7 @@ pub async fn list(
             offset: paging.offset,
         })
         .await?;
-    Ok(Json(json!({
-        "items": page.items, "total": page.total, "limit": paging.limit, "offset": paging.offset
-    })))
+    Ok(paging.answer(page))
 }
 
 /// A definition: its draft (with the draft's issues), its published versions and its grants.

@@ -137,9 +137,7 @@ pub async fn list(
             offset: paging.offset,
         })
         .await?;
-    Ok(Json(json!({
-        "items": page.items, "total": page.total, "limit": paging.limit, "offset": paging.offset
-    })))
+    Ok(paging.answer(page))
 }
 
 fn parse_id(text: &str) -> ApiResult<Id> {

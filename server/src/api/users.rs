@@ -8,7 +8,7 @@ use axum::{Extension, Json};
 use engine::people::{Role, User};
 use engine::service::Caller;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::body::{ApiJson, Paging};
 use super::error::{ApiError, ApiResult};
@@ -92,9 +92,7 @@ pub async fn list(
 ) -> ApiResult<Json<Value>> {
     admin_only(&caller)?;
     let page = api.store.list_users(paging.limit, paging.offset).await?;
-    Ok(Json(json!({
-        "items": page.items, "total": page.total, "limit": paging.limit, "offset": paging.offset
-    })))
+    Ok(paging.answer(page))
 }
 
 /// `disable` (every sign-in of the user ends at once) or `enable` a user. Admins only.
