@@ -8,12 +8,15 @@ mod sql;
 mod sql_instances;
 #[macro_use]
 mod sql_people;
+#[macro_use]
+mod sql_tenants;
 mod instances;
 mod people;
 mod postgres;
 mod rows;
 mod sql_backend;
 mod sqlite;
+mod tenants;
 mod url;
 
 use std::sync::Arc;
@@ -29,6 +32,7 @@ pub use instances::{
 pub use people::{NewToken, NewUser, PeopleStore, RefreshOutcome, TokenKind};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
+pub use tenants::{Company, Department, NewCompany, NewDepartment, TenantStore};
 
 use crate::definition::{DefinitionRecord, DefinitionStatus, VersionRecord};
 use crate::id::Id;
@@ -85,7 +89,7 @@ impl StoreError {
 
 /// Everything the engine keeps durably goes through this trait.
 #[async_trait]
-pub trait Store: InstanceStore + PeopleStore + Send + Sync + 'static {
+pub trait Store: InstanceStore + PeopleStore + TenantStore + Send + Sync + 'static {
     fn backend(&self) -> Backend;
 
     /// Answers when the database does: the health check.

@@ -89,3 +89,5 @@ impl_people_store!(
     begin: "BEGIN",
     for_update: "for update",
 );
+
+impl_tenant_store!(PostgresStore, begin: "BEGIN");

@@ -310,3 +310,61 @@ impl UserRow {
         })
     }
 }
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct CompanyRow {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub tags: String,
+    pub properties: String,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl CompanyRow {
+    pub fn into_company(self) -> Result<super::Company, StoreError> {
+        let corrupt = |what: &str| StoreError::Corrupt(format!("{what} of company {}", self.id));
+        Ok(super::Company {
+            tags: serde_json::from_str(&self.tags).map_err(|_| corrupt("tags"))?,
+            properties: serde_json::from_str(&self.properties)
+                .map_err(|_| corrupt("properties"))?,
+            id: self.id,
+            name: self.name,
+            description: self.description,
+            created_by: self.created_by,
+            created_at: format_time(self.created_at),
+            updated_at: format_time(self.updated_at),
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct DepartmentRow {
+    pub id: String,
+    pub company_id: String,
+    pub parent_id: Option<String>,
+    pub name: String,
+    pub description: String,
+    pub path: String,
+    pub user_count: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl DepartmentRow {
+    pub fn into_department(self) -> super::Department {
+        super::Department {
+            id: self.id,
+            company_id: self.company_id,
+            parent_id: self.parent_id,
+            name: self.name,
+            description: self.description,
+            path: self.path,
+            user_count: self.user_count,
+            created_at: format_time(self.created_at),
+            updated_at: format_time(self.updated_at),
+        }
+    }
+}

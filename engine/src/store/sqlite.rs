@@ -88,3 +88,5 @@ impl_people_store!(
     begin: "BEGIN IMMEDIATE",
     for_update: "",
 );
+
+impl_tenant_store!(SqliteStore, begin: "BEGIN IMMEDIATE");

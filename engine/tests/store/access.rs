@@ -304,3 +304,85 @@ async fn visibility(db: &TestDatabase, _backend: Backend) {
     assert_eq!(all.total, 2);
     assert_eq!(all.items[0].id, theirs.id, "newest first");
 }
+
+conformance!(companies_keep_a_tree_of_departments, tenants);
+async fn tenants(db: &TestDatabase, _backend: Backend) {
+    use engine::store::{NewCompany, NewDepartment, StoreError};
+
+    let store = open(db).await;
+    let access = AccessService::new(store.clone(), IdGenerator::new(1));
+    let user = access
+        .create_user("tess", "Tess", "tess-password", &[Role::Operator], &[])
+        .await
+        .expect("user");
+    let company = store
+        .create_company(NewCompany {
+            id: "c-1",
+            root_id: "d-root",
+            name: "Acme",
+            description: "",
+            tags: &["pilot".to_string()],
+            properties: &serde_json::Map::new(),
+            actor: "admin",
+        })
+        .await
+        .expect("company");
+    assert_eq!(company.tags, vec!["pilot".to_string()]);
+    let department = |id: &'static str, parent: &'static str, name: &'static str| NewDepartment {
+        id,
+        company_id: "c-1",
+        parent_id: parent,
+        name,
+        description: "",
+    };
+    let ops = store
+        .create_department(department("d-ops", "d-root", "Ops"))
+        .await
+        .expect("ops");
+    assert_eq!(ops.path, "Acme/Ops");
+    store
+        .create_department(department("d-night", "d-ops", "Night"))
+        .await
+        .expect("night");
+    assert!(matches!(
+        store
+            .create_department(department("d-dup", "d-root", "Ops"))
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        store
+            .create_department(department("d-lost", "nowhere", "Lost"))
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+
+    store.add_member("d-night", user.id).await.expect("member");
+    store
+        .add_member("d-night", user.id)
+        .await
+        .expect("again: no-op");
+    assert!(store.is_member("c-1", user.id).await.expect("member?"));
+    let all = store.departments("c-1").await.expect("tree");
+    let paths: Vec<(&str, i64)> = all
+        .iter()
+        .map(|d| (d.path.as_str(), d.user_count))
+        .collect();
+    assert_eq!(
+        paths,
+        vec![("Acme", 0), ("Acme/Ops", 0), ("Acme/Ops/Night", 1)]
+    );
+    assert_eq!(
+        store
+            .companies(Some("cm"), Some(user.id))
+            .await
+            .expect("mine")
+            .len(),
+        1
+    );
+    assert!(store
+        .companies(None, Some(engine::id::Id(12345)))
+        .await
+        .expect("none")
+        .is_empty());
+}

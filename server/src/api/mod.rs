@@ -8,6 +8,7 @@ mod definitions;
 pub mod error;
 mod instances;
 mod limit;
+mod tenants;
 mod users;
 
 use std::sync::Arc;
@@ -45,7 +46,8 @@ pub struct ApiState {
     tags((name = "auth", description = "signing in"),
          (name = "definitions", description = "workflow definitions, drafts and versions"),
          (name = "instances", description = "running workflows"),
-         (name = "people", description = "users, for administrators"))
+         (name = "people", description = "users, for administrators"),
+         (name = "tenants", description = "companies and their department trees"))
 )]
 struct ApiDoc;
 
@@ -94,6 +96,12 @@ fn protected_routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(instances::node_operation))
         .routes(routes!(users::create, users::list))
         .routes(routes!(users::set_disabled))
+        .routes(routes!(tenants::create_company, tenants::list_companies))
+        .routes(routes!(
+            tenants::department_tree,
+            tenants::create_department
+        ))
+        .routes(routes!(tenants::add_member))
 }
 
 /// `GET /api/docs`: a browsable page of the OpenAPI document, self-contained (works offline).

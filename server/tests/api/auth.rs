@@ -339,3 +339,130 @@ async fn each_caller_is_rate_limited() {
         200
     );
 }
+
+#[tokio::test]
+async fn companies_hold_a_department_tree_that_members_see() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let (status, created) = app
+        .call(
+            Method::POST,
+            "/api/v1/companies",
+            Some(&admin),
+            Some(json!({"name": "Acme", "tags": ["pilot"], "properties": {"region": "north"}})),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let company = created["company"]["id"].as_str().expect("id").to_string();
+    assert_eq!(company.len(), 36, "a UUID");
+    let root = created["root_department_id"]
+        .as_str()
+        .expect("root")
+        .to_string();
+
+    let departments = format!("/api/v1/companies/{company}/departments");
+    let (status, finance) = app
+        .call(
+            Method::POST,
+            &departments,
+            Some(&admin),
+            Some(json!({"name": "Finance"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{finance}");
+    assert_eq!(finance["path"], "Acme/Finance");
+    let (status, payroll) = app
+        .call(
+            Method::POST,
+            &departments,
+            Some(&admin),
+            Some(json!({"name": "Payroll", "parent_id": finance["id"]})),
+        )
+        .await;
+    assert_eq!(
+        (status, payroll["path"].as_str()),
+        (201, Some("Acme/Finance/Payroll"))
+    );
+    let (status, error) = app
+        .call(
+            Method::POST,
+            &departments,
+            Some(&admin),
+            Some(json!({"name": "Finance"})),
+        )
+        .await;
+    assert_eq!(status, 409, "siblings have distinct names: {error}");
+    let (status, error) = app
+        .call(
+            Method::POST,
+            &departments,
+            Some(&admin),
+            Some(json!({"name": "a/b"})),
+        )
+        .await;
+    assert_eq!((status, error["field"].as_str()), (400, Some("name")));
+    let (status, error) = app
+        .call(
+            Method::POST,
+            &departments,
+            Some(&admin),
+            Some(json!({"name": "Lost", "parent_id": "not-a-department"})),
+        )
+        .await;
+    assert_eq!((status, error["field"].as_str()), (404, Some("parent_id")));
+
+    // A member sees the company and its tree; someone else does not.
+    let member = app.user("mia", &[engine::people::Role::Operator]).await;
+    let outsider = app.user("otto", &[engine::people::Role::Operator]).await;
+    let me = app
+        .call(Method::GET, "/api/v1/me", Some(&member), None)
+        .await
+        .1;
+    let (status, _) = app
+        .call(
+            Method::PUT,
+            &format!(
+                "/api/v1/departments/{}/members/{}",
+                payroll["id"].as_str().expect("id"),
+                me["id"].as_str().expect("id")
+            ),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(status, 204);
+    let (status, tree) = app
+        .call(Method::GET, &departments, Some(&member), None)
+        .await;
+    assert_eq!(status, 200, "{tree}");
+    assert_eq!(tree["count"], 3);
+    assert_eq!(tree["root"]["id"], root.as_str());
+    assert_eq!(tree["root"]["children"][0]["name"], "Finance");
+    assert_eq!(tree["root"]["children"][0]["children"][0]["user_count"], 1);
+    let (_, listed) = app
+        .call(
+            Method::GET,
+            "/api/v1/companies?name=acm",
+            Some(&member),
+            None,
+        )
+        .await;
+    assert_eq!(listed["companies"].as_array().map(Vec::len), Some(1));
+    let (_, listed) = app
+        .call(Method::GET, "/api/v1/companies", Some(&outsider), None)
+        .await;
+    assert_eq!(listed["companies"], json!([]));
+    let (status, _) = app
+        .call(Method::GET, &departments, Some(&outsider), None)
+        .await;
+    assert_eq!(status, 404);
+    let (status, _) = app
+        .call(
+            Method::POST,
+            "/api/v1/companies",
+            Some(&member),
+            Some(json!({"name": "Mine"})),
+        )
+        .await;
+    assert_eq!(status, 403);
+}

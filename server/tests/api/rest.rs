@@ -457,6 +457,11 @@ async fn every_route_is_in_the_openapi_document_and_answers() {
         ("/users", "post"),
         ("/users", "get"),
         ("/users/{id}/{operation}", "post"),
+        ("/companies", "post"),
+        ("/companies", "get"),
+        ("/companies/{id}/departments", "get"),
+        ("/companies/{id}/departments", "post"),
+        ("/departments/{id}/members/{user_id}", "put"),
     ];
     let mut documented = 0;
     for (path, item) in paths {
@@ -479,6 +484,7 @@ async fn every_route_is_in_the_openapi_document_and_answers() {
             .replace("{version}", "1")
             .replace("{id}", "1")
             .replace("{node}", "n")
+            .replace("{user_id}", "1")
             .replace(
                 "{operation}",
                 if path.contains("nodes") {
