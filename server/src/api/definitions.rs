@@ -182,6 +182,47 @@ pub async fn read(
     })))
 }
 
+/// The draft document itself, as JSON or (`?format=yaml`) YAML: what a designer exports.
+#[utoipa::path(get, path = "/definitions/{key}/draft", tag = "definitions", security(("bearer" = [])),
+    params(("key" = String, Path), ("format" = Option<String>, Query, description = "json | yaml")),
+    responses((status = 200, body = Object), (status = 400, body = ApiError), (status = 404, body = ApiError)))]
+pub async fn draft(
+    State(api): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path(key): Path<String>,
+    Query(query): Query<FormatQuery>,
+) -> ApiResult<Response> {
+    authorize(&api, &caller, &key, Permission::Use).await?;
+    let record = api
+        .store
+        .definition(&key)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("definition `{key}`")))?;
+    let document = record
+        .draft
+        .ok_or_else(|| ApiError::not_found(format!("a draft of `{key}`")))?;
+    export(document, query.format.as_deref())
+}
+
+/// A definition document in the format asked for.
+fn export(document: Value, format: Option<&str>) -> ApiResult<Response> {
+    match format {
+        None | Some("json") => Ok(Json(document).into_response()),
+        Some("yaml") => {
+            let yaml = serde_norway::to_string(&document).map_err(|_| ApiError::internal())?;
+            Ok((
+                [(header::CONTENT_TYPE, "application/yaml; charset=utf-8")],
+                yaml,
+            )
+                .into_response())
+        }
+        Some(other) => Err(ApiError::bad_request(
+            "format",
+            format!("format `{other}`: use json or yaml"),
+        )),
+    }
+}
+
 /// Save the draft (JSON or YAML); it may still have issues, which are returned. Needs MGMT.
 #[utoipa::path(put, path = "/definitions/{key}/draft", tag = "definitions", security(("bearer" = [])),
     params(("key" = String, Path)), request_body(content = Object, description = "a definition (DESIGN §3), as application/json or application/yaml"),
@@ -259,20 +300,9 @@ pub async fn version(
         .await?
         .ok_or_else(|| ApiError::not_found(format!("version {number} of `{key}`")))?;
     match query.format.as_deref() {
+        // JSON: the version record (number, publisher, time, document); YAML: the document.
         None | Some("json") => Ok(Json(record).into_response()),
-        Some("yaml") => {
-            let definition =
-                Definition::from_value(record.document).map_err(|_| ApiError::internal())?;
-            Ok((
-                [(header::CONTENT_TYPE, "application/yaml; charset=utf-8")],
-                definition.to_yaml(),
-            )
-                .into_response())
-        }
-        Some(other) => Err(ApiError::bad_request(
-            "format",
-            format!("format `{other}`: use json or yaml"),
-        )),
+        other => export(record.document, other),
     }
 }
 

@@ -85,7 +85,7 @@ fn protected_routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(definitions::create, definitions::list))
         .routes(routes!(definitions::validate))
         .routes(routes!(definitions::read))
-        .routes(routes!(definitions::save_draft))
+        .routes(routes!(definitions::draft, definitions::save_draft))
         .routes(routes!(definitions::publish))
         .routes(routes!(definitions::grants, definitions::set_grants))
         .routes(routes!(definitions::version))

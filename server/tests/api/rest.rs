@@ -131,6 +131,38 @@ async fn a_definition_goes_from_draft_to_a_finished_instance() {
     assert_eq!(draft.status(), 200);
     let draft: Value = draft.json().await.expect("json");
     assert_eq!(draft["issues"][0]["code"], "dangling_edge", "{draft}");
+    // The draft exports as YAML and as JSON.
+    let exported = app
+        .client
+        .get(app.url("/api/v1/definitions/hello/draft?format=yaml"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("export");
+    assert_eq!(
+        exported
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("application/yaml; charset=utf-8")
+    );
+    let yaml = exported.text().await.expect("yaml");
+    assert!(
+        yaml.contains("name: Hello again") && yaml.contains("to: nowhere"),
+        "{yaml}"
+    );
+    let (status, json_draft) = app
+        .call(
+            Method::GET,
+            "/api/v1/definitions/hello/draft",
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, json_draft["name"].as_str()),
+        (200, Some("Hello again"))
+    );
 
     let (status, started) = app
         .call(Method::POST, "/api/v1/instances", Some(&token),
@@ -444,6 +476,7 @@ async fn every_route_is_in_the_openapi_document_and_answers() {
         ("/definitions/validate", "post"),
         ("/definitions/{key}", "get"),
         ("/definitions/{key}/draft", "put"),
+        ("/definitions/{key}/draft", "get"),
         ("/definitions/{key}/publish", "post"),
         ("/definitions/{key}/grants", "get"),
         ("/definitions/{key}/grants", "put"),
