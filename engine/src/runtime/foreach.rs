@@ -11,7 +11,8 @@ use chrono::Utc;
 use serde_json::{json, Map, Value};
 
 use super::executors::NodeError;
-use super::step::{base, commit, plan};
+use super::plan::plan;
+use super::step::{base, commit};
 use super::Inner;
 use crate::definition::{path, Foreach, Located, Node, NodeKind};
 use crate::instance::NodeRunStatus;

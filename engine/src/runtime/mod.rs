@@ -5,10 +5,12 @@
 //! comes next — so a completed node never runs again, and an item whose worker died is taken over
 //! when its lease expires. Several processes on one PostgreSQL share the queue.
 
+mod chain;
 pub mod executors;
 pub mod expr;
 mod foreach;
 pub mod mapping;
+mod plan;
 pub mod route;
 mod step;
 

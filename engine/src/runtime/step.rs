@@ -7,10 +7,11 @@ use std::time::Instant;
 use chrono::Utc;
 use serde_json::{json, Value};
 
-use super::executors::{Call, NodeError};
-use super::route::{route, Outcome};
-use super::{foreach, mapping, Inner};
-use crate::definition::{Edge, JoinMode, Located, Node, NodeKind, OnError, Retry, Timer};
+use super::chain::chain;
+use super::executors::Call;
+use super::plan::{backoff_ms, execute, node_input, plan, reaches_outside, Plan};
+use super::{foreach, Inner};
+use crate::definition::{JoinMode, Located, Node, NodeKind, Timer};
 use crate::id::Id;
 use crate::instance::{InstanceStatus, NodeRunStatus};
 use crate::store::{
@@ -426,18 +427,18 @@ async fn run(inner: &Inner, item: &WorkItem, at: Located<'_>) -> Result<Vec<Work
 }
 
 /// How a node's run went, for recording.
-struct Ran {
-    run_id: Id,
+pub(super) struct Ran {
+    pub(super) run_id: Id,
     /// Already recorded as started (by `begin_node_run`); otherwise recorded whole.
-    start_first: bool,
-    started_at: chrono::DateTime<Utc>,
-    input: Value,
-    cost_ms: i64,
+    pub(super) start_first: bool,
+    pub(super) started_at: chrono::DateTime<Utc>,
+    pub(super) input: Value,
+    pub(super) cost_ms: i64,
 }
 
 /// Adds a finished node's run, events, next items and changes to `c`; returns what it leaves
 /// as its foreach iteration's output (its output, when it completed).
-fn record(
+pub(super) fn record(
     inner: &Inner,
     item: &WorkItem,
     node: &Node,
@@ -507,293 +508,4 @@ fn record(
     c.fail = plan.fail;
     c.pause = plan.pause;
     produced
-}
-
-/// Most nodes carried on in memory before a chain is recorded.
-const MAX_CHAIN: usize = 32;
-
-/// When `node` completed and leads on one live edge to a node that only computes and has no
-/// other incoming edge, runs that node straight away, and so on; records the whole chain in one
-/// transaction. `None` when there is no chain (or the instance moved meanwhile): the caller
-/// records the first node alone.
-async fn chain(
-    inner: &Inner,
-    item: &WorkItem,
-    at: Located<'_>,
-    state: &StepState,
-    result: &Result<Value, NodeError>,
-    ran: &Ran,
-) -> Result<Option<Vec<WorkItem>>, StoreError> {
-    let definition = inner.definition(&item.definition_key, item.version).await?;
-    let mut links: Vec<(&Node, Ran, Plan)> = Vec::new();
-    let mut node = at.node;
-    let mut plan_now = plan(node, &at.outgoing(), result, &state.context, None);
-    let mut context = state.context.clone();
-    let mut ran_now = Ran {
-        input: ran.input.clone(),
-        ..*ran
-    };
-    loop {
-        let next = match plan_now.route.as_slice() {
-            [(to, true)]
-                if plan_now.status == NodeRunStatus::Completed
-                    && plan_now.fail.is_none()
-                    && plan_now.pause.is_none()
-                    && links.len() + 1 < MAX_CHAIN =>
-            {
-                definition.locate(to)
-            }
-            _ => None,
-        };
-        let next = next.filter(|n| {
-            n.parent.is_none()
-                && n.incoming() == 1
-                && !reaches_outside(&n.node.kind)
-                && !matches!(n.node.kind, NodeKind::Foreach(_))
-        });
-        if let Some(ctx) = &plan_now.context {
-            context = ctx.clone();
-        }
-        let Some(next) = next else {
-            links.push((node, ran_now, plan_now));
-            break;
-        };
-        // Run the next node on the context as it now stands.
-        let started_at = Utc::now();
-        let started = Instant::now();
-        let input = node_input(next.node, &context);
-        let recorded = input.as_ref().cloned().unwrap_or(Value::Null);
-        let outcome = match input {
-            Ok(input) => {
-                let call = Call {
-                    node: next.node,
-                    input,
-                    context: &context,
-                    idempotency_key: String::new(),
-                };
-                execute(inner, next.node, call).await
-            }
-            Err(e) => Err(e),
-        };
-        if outcome.is_err() {
-            // A failure (and its retries or on_error) is handled as the node's own step.
-            links.push((node, ran_now, plan_now));
-            break;
-        }
-        links.push((node, ran_now, plan_now));
-        let next_plan = plan(next.node, &next.outgoing(), &outcome, &context, None);
-        node = next.node;
-        plan_now = next_plan;
-        ran_now = Ran {
-            run_id: inner.next_id(),
-            start_first: false,
-            started_at,
-            input: recorded,
-            cost_ms: started.elapsed().as_millis() as i64,
-        };
-    }
-    if links.len() < 2 {
-        return Ok(None);
-    }
-    let mut c = base(inner, item, state);
-    for (node, ran, plan) in links {
-        record(inner, item, node, &ran, plan, &mut c);
-    }
-    match inner.store.complete_step(c).await {
-        Ok(outcome) => Ok(Some(outcome.handed)),
-        // Another branch moved the instance: record the first node alone, from the new state.
-        Err(StoreError::Stale) => Ok(None),
-        Err(StoreError::LeaseLost) => Ok(Some(Vec::new())),
-        Err(other) => Err(other),
-    }
-}
-
-/// The wait before attempt `attempt + 1`: initial × factor^(attempt − 1), at most
-/// `max_interval` (one hour when unset).
-fn backoff_ms(retry: &Retry, attempt: i32) -> i64 {
-    let initial = retry.initial_interval.as_millis() as f64;
-    let cap = retry
-        .max_interval
-        .map_or(3_600_000.0, |d| d.as_millis() as f64);
-    let exponent = (attempt - 1).clamp(0, 64);
-    (initial * retry.backoff_factor.powi(exponent))
-        .min(cap)
-        .max(0.0) as i64
-}
-
-/// A run that hit its time limit is `timed_out`; any other failure is `failed`.
-fn failure_status(error: &NodeError) -> NodeRunStatus {
-    if error.code == "timeout" {
-        NodeRunStatus::TimedOut
-    } else {
-        NodeRunStatus::Failed
-    }
-}
-
-/// Kinds whose work has effects outside Baton (or waits on them).
-fn reaches_outside(kind: &NodeKind) -> bool {
-    !matches!(
-        kind,
-        NodeKind::Start
-            | NodeKind::End
-            | NodeKind::Condition
-            | NodeKind::Parallel
-            | NodeKind::Join { .. }
-            | NodeKind::Script { .. }
-            | NodeKind::Foreach(_)
-    )
-}
-
-/// The node's input: its input mappings applied to the context, or the whole context.
-fn node_input(node: &Node, context: &Value) -> Result<Value, NodeError> {
-    if node.input_mappings.is_empty() {
-        return Ok(context.clone());
-    }
-    let source = json!({ "context": context });
-    let mut target = json!({ "input": {} });
-    mapping::apply(&node.input_mappings, &source, &mut target)
-        .map_err(|e| NodeError::new("input_mapping", e))?;
-    Ok(target["input"].take())
-}
-
-async fn execute(inner: &Inner, node: &Node, call: Call<'_>) -> Result<Value, NodeError> {
-    let work = inner.executors.execute(call);
-    match node.timeout {
-        Some(limit) => tokio::time::timeout(limit.as_std(), work)
-            .await
-            .unwrap_or_else(|_| {
-                Err(NodeError::new(
-                    "timeout",
-                    format!("the node ran longer than {limit}"),
-                ))
-            }),
-        None => work.await,
-    }
-}
-
-/// What a finished node changes.
-pub(super) struct Plan {
-    pub status: NodeRunStatus,
-    pub output: Option<Value>,
-    pub error: Option<Value>,
-    /// The new context, when output mappings wrote to it.
-    pub context: Option<Value>,
-    /// The workflow's output, when this is an end node.
-    pub instance_output: Option<Value>,
-    pub route: Vec<(String, bool)>,
-    pub fail: Option<Value>,
-    /// Why the instance pauses (the node failed with `on_error: pause`).
-    pub pause: Option<Value>,
-}
-
-/// What `node`'s result changes. `context` is where its output mappings write: the instance's
-/// context, or inside a foreach body the iteration's, read over `outer` (the instance's).
-pub(super) fn plan(
-    node: &Node,
-    outgoing: &[&Edge],
-    result: &Result<Value, NodeError>,
-    context: &Value,
-    outer: Option<&Value>,
-) -> Plan {
-    let failed = |error: &NodeError, output: Option<Value>| Plan {
-        status: failure_status(error),
-        output,
-        error: Some(error.to_json()),
-        context: None,
-        instance_output: None,
-        route: Vec::new(),
-        fail: Some(json!({"node": node.id, "code": error.code, "message": error.message})),
-        pause: None,
-    };
-    let (outcome, output) = match (result, node.on_error) {
-        (Ok(output), _) => (Outcome::Succeeded, output.clone()),
-        (Err(error), OnError::Ignore) => (Outcome::Ignored, json!({"error": error.to_json()})),
-        (Err(_), OnError::Branch) => (Outcome::Branched, Value::Null),
-        (Err(error), OnError::Fail) => return failed(error, None),
-        // The instance waits for an operator to re-run the node (perhaps with another input)
-        // or skip it; its other branches wait too.
-        (Err(error), OnError::Pause) => {
-            let mut plan = failed(error, None);
-            plan.pause = plan.fail.take();
-            return plan;
-        }
-    };
-
-    let mut new_context = None;
-    let mut instance_output = None;
-    if outcome == Outcome::Succeeded && !node.output_mappings.is_empty() {
-        if matches!(node.kind, NodeKind::End) && outer.is_none() {
-            // An end node maps the context into the workflow's output.
-            let mut target = json!({ "output": {} });
-            if let Err(e) = mapping::apply(
-                &node.output_mappings,
-                &json!({ "context": context }),
-                &mut target,
-            ) {
-                return failed(&NodeError::new("output_mapping", e), Some(output));
-            }
-            instance_output = Some(target["output"].take());
-        } else {
-            let mut target = json!({ "context": context });
-            if let Err(e) = mapping::apply(
-                &node.output_mappings,
-                &json!({ "output": output }),
-                &mut target,
-            ) {
-                return failed(&NodeError::new("output_mapping", e), Some(output));
-            }
-            new_context = Some(target["context"].take());
-        }
-    }
-    let written = new_context.as_ref().unwrap_or(context);
-    let merged;
-    let routing_context = match outer {
-        Some(outer) => {
-            merged = foreach::merge(outer, written);
-            &merged
-        }
-        None => written,
-    };
-    let route = match route(&node.kind, outgoing, outcome, routing_context, &output) {
-        Ok(route) => route
-            .into_iter()
-            .map(|(e, live)| (e.to.clone(), live))
-            .collect(),
-        Err(message) => return failed(&NodeError::new("condition", message), Some(output)),
-    };
-    let error = match result {
-        Err(e) => Some(e.to_json()),
-        Ok(_) => None,
-    };
-    Plan {
-        status: match result {
-            Err(e) => failure_status(e),
-            Ok(_) => NodeRunStatus::Completed,
-        },
-        output: Some(output),
-        error,
-        context: new_context,
-        instance_output,
-        route,
-        fail: None,
-        pause: None,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::backoff_ms;
-    use crate::definition::{Duration, Retry};
-
-    #[test]
-    fn backoff_grows_by_its_factor_up_to_the_cap() {
-        let retry = Retry {
-            max_attempts: 10,
-            initial_interval: Duration::from_millis(100),
-            backoff_factor: 2.0,
-            max_interval: Some(Duration::from_millis(1_000)),
-        };
-        let waits: Vec<i64> = (1..=6).map(|a| backoff_ms(&retry, a)).collect();
-        assert_eq!(waits, vec![100, 200, 400, 800, 1_000, 1_000]);
-    }
 }
