@@ -121,6 +121,8 @@ struct Inner {
     executors: Executors,
     /// Published versions never change, so they are kept once read.
     definitions: Mutex<HashMap<(String, i32), Arc<Definition>>>,
+    /// Their input schemas, compiled once.
+    validators: Mutex<HashMap<(String, i32), Arc<jsonschema::Validator>>>,
     /// Woken when work is queued (by this process, or another one on PostgreSQL), so a worker
     /// need not wait for the next poll.
     wake: Arc<Notify>,
@@ -143,6 +145,7 @@ impl Runtime {
                 }),
                 config,
                 definitions: Mutex::new(HashMap::new()),
+                validators: Mutex::new(HashMap::new()),
                 wake: Arc::new(Notify::new()),
             }),
         }
@@ -174,7 +177,7 @@ impl Runtime {
                 version: request.version,
             })?;
         let definition = inner.definition(key, version.version).await?;
-        inner.check_input(&definition, &request.input)?;
+        inner.check_input(key, version.version, &definition, &request.input)?;
         let start = definition
             .nodes
             .iter()
@@ -368,7 +371,13 @@ impl Inner {
     }
 
     /// The input fits the size limit and the definition's `input_schema`.
-    fn check_input(&self, definition: &Definition, input: &Value) -> Result<(), RuntimeError> {
+    fn check_input(
+        &self,
+        key: &str,
+        version: i32,
+        definition: &Definition,
+        input: &Value,
+    ) -> Result<(), RuntimeError> {
         let size = serde_json::to_vec(input)
             .map(|v| v.len())
             .unwrap_or(usize::MAX);
@@ -379,14 +388,30 @@ impl Inner {
         let Some(schema) = &definition.input_schema else {
             return Ok(());
         };
-        // Checked when the version was published; a schema that still does not compile
-        // refuses every input rather than none.
-        let validator = jsonschema::validator_for(schema).map_err(|e| {
-            RuntimeError::InvalidInput(vec![InputError {
-                field: "input_schema".into(),
-                message: e.masked().to_string(),
-            }])
-        })?;
+        let cache_key = (key.to_string(), version);
+        let cached = self
+            .validators
+            .lock()
+            .ok()
+            .and_then(|cache| cache.get(&cache_key).cloned());
+        let validator = match cached {
+            Some(validator) => validator,
+            None => {
+                // Checked when the version was published; a schema that still does not compile
+                // refuses every input rather than none.
+                let compiled = jsonschema::validator_for(schema).map_err(|e| {
+                    RuntimeError::InvalidInput(vec![InputError {
+                        field: "input_schema".into(),
+                        message: e.masked().to_string(),
+                    }])
+                })?;
+                let compiled = Arc::new(compiled);
+                if let Ok(mut cache) = self.validators.lock() {
+                    cache.insert(cache_key, compiled.clone());
+                }
+                compiled
+            }
+        };
         let errors: Vec<InputError> = validator
             .iter_errors(input)
             .take(20)
