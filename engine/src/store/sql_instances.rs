@@ -675,19 +675,21 @@ macro_rules! impl_instance_store {
                 let mut tx = self.pool.begin_with($begin).await.map_err(StoreError::from_sqlx)?;
 
                 // The optimistic check: only a step computed from the current state applies.
-                // The context is written here too when the step changed it.
-                let bumped: Option<String> = sqlx::query_scalar(
-                    "update instances set step_rev = step_rev + 1, context = coalesce($3, context)
+                // The context and the workflow output are written here too when the step set them.
+                let bumped: Option<(String, chrono::DateTime<chrono::Utc>)> = sqlx::query_as(
+                    "update instances set step_rev = step_rev + 1, context = coalesce($3, context),
+                            output = coalesce($4, output)
                       where id = $1 and step_rev = $2 and status in ('running', 'paused')
-                     returning status",
+                     returning status, created_at",
                 )
                 .bind(instance)
                 .bind(step.expected_rev)
                 .bind(step.context.as_ref().map(sqlx::types::Json))
+                .bind(step.output.as_ref().map(sqlx::types::Json))
                 .fetch_optional(&mut *tx)
                 .await
                 .map_err(StoreError::from_sqlx)?;
-                let Some(current) = bumped else {
+                let Some((current, created)) = bumped else {
                     return Err(StoreError::Stale);
                 };
                 // Next items go to this worker only while the instance runs (not when paused).
@@ -796,14 +798,6 @@ macro_rules! impl_instance_store {
                     .await
                     .map_err(StoreError::from_sqlx)?;
                 }
-                if let Some(output) = &step.output {
-                    sqlx::query("update instances set output = $2 where id = $1")
-                        .bind(instance)
-                        .bind(sqlx::types::Json(output))
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(StoreError::from_sqlx)?;
-                }
 
                 // The instance ends when it fails, or when no work is left.
                 // Work was just queued, so some remains; else count what other branches hold.
@@ -839,12 +833,6 @@ macro_rules! impl_instance_store {
                     });
                 }
                 if status.is_final() {
-                    let created: chrono::DateTime<chrono::Utc> =
-                        sqlx::query_scalar("select created_at from instances where id = $1")
-                            .bind(instance)
-                            .fetch_one(&mut *tx)
-                            .await
-                            .map_err(StoreError::from_sqlx)?;
                     let cost = (now - created).num_milliseconds().max(0);
                     sqlx::query(
                         "update instances set status = $2, error = $3, ended_at = $4, cost_ms = $5
