@@ -5,6 +5,10 @@
 #[macro_use]
 mod sql;
 #[macro_use]
+mod sql_instance_helpers;
+#[macro_use]
+mod sql_steps;
+#[macro_use]
 mod sql_instances;
 #[macro_use]
 mod sql_people;

@@ -1,0 +1,409 @@
+//! Recording a step and an operator's node operation: the two largest transactions of the
+//! instance store (see `sql.rs` for why a macro).
+
+macro_rules! impl_instance_steps {
+    ($store:ty, begin: $begin:literal, for_update: $for_update:literal $(,)?) => {
+        impl $store {
+            async fn complete_step_in(
+                &self,
+                step: $crate::store::Completion<'_>,
+            ) -> Result<$crate::store::StepOutcome, $crate::store::StoreError> {
+                use $crate::instance::InstanceStatus;
+                use $crate::store::{Arrival, StoreError};
+                let now = $crate::store::rows::now();
+                let instance = step.instance_id.0;
+                let _write = self.write_guard().await;
+                let mut tx = self.pool.begin_with($begin).await.map_err(StoreError::from_sqlx)?;
+
+                // The optimistic check: only a step computed from the current state applies.
+                // The context and the workflow output are written here too when the step set them.
+                let bumped: Option<(String, chrono::DateTime<chrono::Utc>)> = sqlx::query_as(
+                    "update instances set step_rev = step_rev + 1, context = coalesce($3, context),
+                            output = coalesce($4, output)
+                      where id = $1 and step_rev = $2 and status in ('running', 'paused')
+                     returning status, created_at",
+                )
+                .bind(instance)
+                .bind(step.expected_rev)
+                .bind(step.context.as_ref().map(sqlx::types::Json))
+                .bind(step.output.as_ref().map(sqlx::types::Json))
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(StoreError::from_sqlx)?;
+                let Some((current, created)) = bumped else {
+                    return Err(StoreError::Stale);
+                };
+                // Next items go to this worker only while the instance runs (not when paused).
+                let hand_off = current == "running";
+                let removed = sqlx::query("delete from work_items where id = $1 and lease_owner = $2")
+                    .bind(step.item.0)
+                    .bind(step.lease_owner)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::from_sqlx)?;
+                if removed.rows_affected() == 0 {
+                    return Err(StoreError::LeaseLost);
+                }
+                for run in &step.runs {
+                    if let Some(started) = &run.started {
+                        sqlx::query(
+                            "insert into node_runs (id, instance_id, node_id, attempt, status, input,
+                                                    output, error, started_at, ended_at, cost_ms,
+                                                    loop_index)
+                             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                        )
+                        .bind(run.id.0)
+                        .bind(instance)
+                        .bind(&started.node_id)
+                        .bind(started.attempt)
+                        .bind(run.status.as_str())
+                        .bind(sqlx::types::Json(&started.input))
+                        .bind(run.output.as_ref().map(sqlx::types::Json))
+                        .bind(run.error.as_ref().map(sqlx::types::Json))
+                        .bind(started.started_at)
+                        .bind(run.status.is_final().then_some(now))
+                        .bind(run.status.is_final().then_some(run.cost_ms))
+                        .bind(started.loop_index)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(StoreError::from_sqlx)?;
+                    } else {
+                        sqlx::query(
+                            "update node_runs set status = $2, output = $3, error = $4,
+                                    ended_at = $5, cost_ms = $6
+                              where id = $1",
+                        )
+                        .bind(run.id.0)
+                        .bind(run.status.as_str())
+                        .bind(run.output.as_ref().map(sqlx::types::Json))
+                        .bind(run.error.as_ref().map(sqlx::types::Json))
+                        .bind(now)
+                        .bind(run.cost_ms)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(StoreError::from_sqlx)?;
+                    }
+                }
+                match &step.arrival {
+                    Some(Arrival::Record { node, from, live }) => {
+                        sqlx::query(
+                            "insert into join_arrivals (instance_id, node_id, from_node, live)
+                             values ($1, $2, $3, $4)",
+                        )
+                        .bind(instance)
+                        .bind(*node)
+                        .bind(*from)
+                        .bind(*live)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(StoreError::from_sqlx)?;
+                    }
+                    Some(Arrival::Clear { node }) => {
+                        sqlx::query(
+                            "delete from join_arrivals where instance_id = $1 and node_id = $2",
+                        )
+                        .bind(instance)
+                        .bind(*node)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(StoreError::from_sqlx)?;
+                    }
+                    None => {}
+                }
+                Self::change_iterations(&mut tx, instance, &step.iterations).await?;
+                let lease_until = now + chrono::Duration::milliseconds(step.lease_ms);
+                for next in &step.next {
+                    let handed = hand_off && next.delay_ms == 0 && !next.held;
+                    sqlx::query(
+                        "insert into work_items
+                             (id, instance_id, node_id, from_node, live, attempt, due_at,
+                              lease_owner, lease_until, resume_run, input, loop_run, loop_index,
+                              held)
+                         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                    )
+                    .bind(next.id.0)
+                    .bind(instance)
+                    .bind(&next.node_id)
+                    .bind(&next.from_node)
+                    .bind(next.live)
+                    .bind(next.attempt)
+                    .bind(now + chrono::Duration::milliseconds(next.delay_ms))
+                    .bind(handed.then_some(step.lease_owner))
+                    .bind(handed.then_some(lease_until))
+                    .bind(next.resume_run.map(|r| r.0))
+                    .bind(next.input.as_ref().map(sqlx::types::Json))
+                    .bind(next.loop_run.map(|r| r.0))
+                    .bind(next.loop_index)
+                    .bind(next.held)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::from_sqlx)?;
+                }
+
+                // The instance ends when it fails, or when no work is left.
+                // Work was just queued, so some remains; else count what other branches hold.
+                let remaining: i64 = if !step.next.is_empty() {
+                    step.next.len() as i64
+                } else {
+                    sqlx::query_scalar(
+                        "select count(*) from work_items where instance_id = $1 and node_id <> $2",
+                    )
+                    .bind(instance)
+                    .bind($crate::store::DEADLINE_NODE)
+                    .fetch_one(&mut *tx)
+                        .await
+                        .map_err(StoreError::from_sqlx)?
+                };
+                let status = match (&step.fail, &step.pause, remaining) {
+                    (Some(_), _, _) => InstanceStatus::Failed,
+                    (None, Some(_), _) => InstanceStatus::Paused,
+                    (None, None, 0) => InstanceStatus::Completed,
+                    (None, None, _) => InstanceStatus::Running,
+                };
+                let mut events = step.events.clone();
+                if let Some(reason) = &step.pause {
+                    sqlx::query("update instances set status = 'paused' where id = $1")
+                        .bind(instance)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(StoreError::from_sqlx)?;
+                    events.push($crate::store::NewEvent {
+                        node_id: None,
+                        kind: "instance.paused",
+                        data: serde_json::json!({"by": "engine", "reason": reason}),
+                    });
+                }
+                if status.is_final() {
+                    let cost = (now - created).num_milliseconds().max(0);
+                    sqlx::query(
+                        "update instances set status = $2, error = $3, ended_at = $4, cost_ms = $5
+                          where id = $1",
+                    )
+                    .bind(instance)
+                    .bind(status.as_str())
+                    .bind(step.fail.as_ref().map(sqlx::types::Json))
+                    .bind(now)
+                    .bind(cost)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::from_sqlx)?;
+                    for table in ["work_items", "join_arrivals", "loop_iterations"] {
+                        sqlx::query(&format!("delete from {table} where instance_id = $1"))
+                            .bind(instance)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(StoreError::from_sqlx)?;
+                    }
+                    events.push($crate::store::NewEvent {
+                        node_id: None,
+                        kind: if status == InstanceStatus::Failed {
+                            "instance.failed"
+                        } else {
+                            "instance.completed"
+                        },
+                        data: serde_json::json!({"cost_ms": cost, "error": step.fail}),
+                    });
+                }
+                Self::append_events(&mut tx, instance, &events, now).await?;
+                tx.commit().await.map_err(StoreError::from_sqlx)?;
+                let handed = if hand_off && status == InstanceStatus::Running {
+                    step.next
+                        .iter()
+                        .filter(|next| next.delay_ms == 0 && !next.held)
+                        .map(|next| $crate::store::WorkItem {
+                            id: next.id,
+                            instance_id: step.instance_id,
+                            node_id: next.node_id.clone(),
+                            from_node: next.from_node.clone(),
+                            live: next.live,
+                            attempt: next.attempt,
+                            resume_run: next.resume_run,
+                            input: next.input.clone(),
+                            skip: false,
+                            loop_run: next.loop_run,
+                            loop_index: next.loop_index,
+                            definition_key: step.definition_key.to_string(),
+                            version: step.version,
+                        })
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                Ok($crate::store::StepOutcome { status, handed })
+            }
+
+            async fn queue_node_in(
+                &self,
+                op: $crate::store::NodeOperation<'_>,
+            ) -> Result<$crate::instance::InstanceRecord, $crate::store::StoreError> {
+                use $crate::instance::NodeRunStatus;
+                use $crate::store::StoreError;
+                let now = $crate::store::rows::now();
+                let id = op.instance_id;
+                let _write = self.write_guard().await;
+                let mut tx = self.pool.begin_with($begin).await.map_err(StoreError::from_sqlx)?;
+                let status: Option<String> = sqlx::query_scalar(concat!(
+                    "select status from instances where id = $1 ",
+                    $for_update
+                ))
+                .bind(id.0)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(StoreError::from_sqlx)?;
+                let status = status.ok_or_else(|| StoreError::NotFound(format!("instance {id}")))?;
+                if status != "paused" {
+                    return Err(StoreError::Conflict(format!(
+                        "instance {id} is {status}; nodes are re-run or skipped while it is paused"
+                    )));
+                }
+                // The node's latest run (in a foreach body: the latest of each iteration,
+                // preferring an iteration whose latest run failed).
+                let last: Option<(String, i32, Option<i32>)> = sqlx::query_as(
+                    "select status, attempt, loop_index from node_runs r
+                      where instance_id = $1 and node_id = $2
+                        and id = (select max(id) from node_runs l
+                                   where l.instance_id = r.instance_id and l.node_id = r.node_id
+                                     and coalesce(l.loop_index, -1) = coalesce(r.loop_index, -1))
+                      order by case when status in ('failed', 'timed_out') then 0 else 1 end,
+                               id desc
+                      limit 1",
+                )
+                .bind(id.0)
+                .bind(op.node_id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(StoreError::from_sqlx)?;
+                let Some((last_status, attempt, loop_index)) = last else {
+                    return Err(StoreError::Conflict(format!(
+                        "node `{}` has not run in this instance",
+                        op.node_id
+                    )));
+                };
+                let queued: Vec<(i64, bool)> = sqlx::query_as(
+                    "select id, held from work_items
+                      where instance_id = $1 and node_id = $2
+                        and coalesce(loop_index, -1) = coalesce($3, -1)",
+                )
+                .bind(id.0)
+                .bind(op.node_id)
+                .bind(loop_index)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(StoreError::from_sqlx)?;
+                let held = queued.iter().find(|(_, held)| *held).map(|(item, _)| *item);
+                if held.is_none() && !queued.is_empty() {
+                    return Err(StoreError::Conflict(format!(
+                        "node `{}` is already queued to run",
+                        op.node_id
+                    )));
+                }
+                let last_status = NodeRunStatus::parse(&last_status)
+                    .ok_or_else(|| StoreError::Corrupt(format!("node run status `{last_status}`")))?;
+                let allowed = if op.skip {
+                    matches!(last_status, NodeRunStatus::Failed | NodeRunStatus::TimedOut)
+                } else {
+                    last_status.is_final() && last_status != NodeRunStatus::Skipped
+                };
+                if !allowed {
+                    return Err(StoreError::Conflict(format!(
+                        "node `{}` is {}; it cannot be {}",
+                        op.node_id,
+                        last_status.as_str(),
+                        if op.skip { "skipped" } else { "run again" }
+                    )));
+                }
+                // In a foreach body, the activation belongs to the iteration of the last run.
+                let loop_run: Option<i64> = match op.in_body_of {
+                    None => None,
+                    Some(parent) => sqlx::query_scalar(
+                        "select id from node_runs
+                          where instance_id = $1 and node_id = $2 and status = 'waiting'
+                          order by id desc limit 1",
+                    )
+                    .bind(id.0)
+                    .bind(parent)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(StoreError::from_sqlx)?,
+                };
+                if op.in_body_of.is_some() && (loop_run.is_none() || loop_index.is_none()) {
+                    return Err(StoreError::Conflict(format!(
+                        "the foreach holding node `{}` is no longer running",
+                        op.node_id
+                    )));
+                }
+                if let Some(item) = held {
+                    // The held activation keeps its place (its edge, its join) and is released.
+                    sqlx::query(
+                        "update work_items
+                            set held = $2, attempt = $3, due_at = $4, input = $5, skip = $6,
+                                lease_owner = null, lease_until = null
+                          where id = $1",
+                    )
+                    .bind(item)
+                    .bind(false)
+                    .bind(attempt + 1)
+                    .bind(now)
+                    .bind(op.input.map(sqlx::types::Json))
+                    .bind(op.skip)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::from_sqlx)?;
+                } else {
+                    sqlx::query(
+                        "insert into work_items
+                             (id, instance_id, node_id, from_node, live, attempt, due_at, input, skip,
+                              loop_run, loop_index)
+                         values ($1, $2, $3, null, $4, $5, $6, $7, $8, $9, $10)",
+                    )
+                    .bind(op.item.0)
+                    .bind(id.0)
+                    .bind(op.node_id)
+                    .bind(true)
+                    .bind(attempt + 1)
+                    .bind(now)
+                    .bind(op.input.map(sqlx::types::Json))
+                    .bind(op.skip)
+                    .bind(loop_run)
+                    .bind(loop_index)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::from_sqlx)?;
+                }
+                sqlx::query(
+                    "update instances set status = 'running', step_rev = step_rev + 1 where id = $1",
+                )
+                .bind(id.0)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::from_sqlx)?;
+                // Other leases taken before the pause need not run out first.
+                sqlx::query(
+                    "update work_items set lease_owner = null, lease_until = null
+                      where instance_id = $1",
+                )
+                .bind(id.0)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::from_sqlx)?;
+                let events = [
+                    $crate::store::NewEvent {
+                        node_id: Some(op.node_id.to_string()),
+                        kind: if op.skip { "node.skip_requested" } else { "node.rerun_requested" },
+                        data: serde_json::json!({"by": op.actor, "input": op.input}),
+                    },
+                    $crate::store::NewEvent {
+                        node_id: None,
+                        kind: "instance.resumed",
+                        data: serde_json::json!({"by": op.actor}),
+                    },
+                ];
+                Self::append_events(&mut tx, id.0, &events, now).await?;
+                Self::announce(&mut tx).await?;
+                let record = Self::instance_in(&mut tx, id.0).await?;
+                tx.commit().await.map_err(StoreError::from_sqlx)?;
+                Ok(record)
+            }
+        }
+    };
+}
