@@ -435,9 +435,10 @@ async fn lease_takeover(db: &TestDatabase, _backend: Backend) {
     let survivor = runtime(&store, 2);
     let id = start(&survivor, "sizing", json!({"size": 9})).await.id;
 
-    // A worker leases the start item for 50 ms and dies without running it.
+    // A worker leases the start item for 1 s and dies without running it. (The lease is long
+    // enough that a loaded machine still checks within it.)
     let leased = store
-        .claim_work("dead-worker", 10, 50)
+        .claim_work("dead-worker", 10, 1_000)
         .await
         .expect("claim");
     assert_eq!(leased.len(), 1);
@@ -446,7 +447,7 @@ async fn lease_takeover(db: &TestDatabase, _backend: Backend) {
         "leased items are not shared"
     );
 
-    tokio::time::sleep(std::time::Duration::from_millis(80)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
     let done = finished(&survivor, id).await;
     assert_eq!(done.status, InstanceStatus::Completed);
     // Four nodes ran, once each; the fifth was on the branch not taken.

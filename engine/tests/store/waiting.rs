@@ -30,7 +30,7 @@ fn timed(key: &str, timer: Value, timeout: Option<&str>) -> Value {
 conformance!(a_timer_waits_durably_and_through_a_pause, timers);
 async fn timers(db: &TestDatabase, _backend: Backend) {
     let store = open(db).await;
-    publish(&store, timed("nap", json!({"duration": "400ms"}), None)).await;
+    publish(&store, timed("nap", json!({"duration": "1500ms"}), None)).await;
     let first = runtime(&store, 1);
     let id = start(&first, "nap", json!({})).await.id;
 
@@ -52,7 +52,7 @@ async fn timers(db: &TestDatabase, _backend: Backend) {
         .change(id, InstanceChange::Pause, "olivia")
         .await
         .expect("pause");
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    tokio::time::sleep(Duration::from_millis(1_600)).await;
     let second = runtime(&store, 2);
     assert_eq!(finished(&second, id).await.status, InstanceStatus::Paused);
     second
@@ -84,11 +84,7 @@ conformance!(an_instance_past_its_time_limit_fails, instance_timeout);
 async fn instance_timeout(db: &TestDatabase, _backend: Backend) {
     let store = open(db).await;
     let rt = runtime(&store, 1);
-    publish(
-        &store,
-        timed("slow", json!({"duration": "1h"}), Some("300ms")),
-    )
-    .await;
+    publish(&store, timed("slow", json!({"duration": "1h"}), Some("1s"))).await;
     publish(
         &store,
         timed("quick", json!({"duration": "1ms"}), Some("1h")),
@@ -102,7 +98,7 @@ async fn instance_timeout(db: &TestDatabase, _backend: Backend) {
 
     let slow = start(&rt, "slow", json!({})).await.id;
     assert_eq!(finished(&rt, slow).await.status, InstanceStatus::Running);
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
     let done = finished(&rt, slow).await;
     assert_eq!(done.status, InstanceStatus::Failed);
     assert_eq!(done.error.expect("error")["code"], "timeout");
