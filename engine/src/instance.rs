@@ -100,6 +100,9 @@ pub struct InstanceRecord {
     pub created_at: String,
     pub ended_at: Option<String>,
     pub cost_ms: Option<i64>,
+    /// The instance whose subprocess node started this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_id: Option<Id>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -13,6 +13,7 @@ pub mod people;
 #[cfg(feature = "store")]
 pub mod runtime;
 pub mod status;
+pub mod task;
 
 #[cfg(feature = "store")]
 pub mod service;

@@ -204,6 +204,7 @@ impl Runtime {
                     .timeout
                     .map(|limit| (inner.ids.next_id(), limit.as_std().as_millis() as i64)),
                 idempotency_key: request.idempotency_key.as_deref(),
+                parent: None,
             })
             .await?;
         inner.wake.notify_one();

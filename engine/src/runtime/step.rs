@@ -179,6 +179,7 @@ pub(super) fn base<'a>(inner: &'a Inner, item: &'a WorkItem, state: &StepState) 
         output: None,
         fail: None,
         pause: None,
+        wait: None,
     }
 }
 

@@ -140,6 +140,8 @@ pub struct NewInstance<'a> {
     /// The caller's key for this start: a second start with the same operator and key returns
     /// the first instance instead.
     pub idempotency_key: Option<&'a str>,
+    /// A subprocess: the parent instance and its held activation, released when this one ends.
+    pub parent: Option<(Id, Id)>,
 }
 
 /// The reserved node id of an instance's deadline item (never a node's id: `$` is not allowed
@@ -239,6 +241,9 @@ pub struct NextItem {
     pub loop_index: Option<i32>,
     /// Kept for an operator (never leased) until they re-run or skip the node.
     pub held: bool,
+    /// Held until what the node waits on answers (`task`, `callback`, `subprocess`): the
+    /// answer releases it (see [`super::WaitStore`]).
+    pub awaiting: Option<&'static str>,
 }
 
 impl NextItem {
@@ -256,6 +261,7 @@ impl NextItem {
             loop_run: None,
             loop_index: None,
             held: false,
+            awaiting: None,
         }
     }
 
@@ -363,4 +369,6 @@ pub struct Completion<'a> {
     pub output: Option<Value>,
     /// Ends the instance as failed with this error, dropping its other work.
     pub fail: Option<Value>,
+    /// What a node that starts waiting waits on (its held activation is among `next`).
+    pub wait: Option<super::NewWait>,
 }

@@ -14,6 +14,8 @@ mod sql_instances;
 mod sql_people;
 #[macro_use]
 mod sql_tenants;
+#[macro_use]
+mod sql_waits;
 mod instances;
 mod people;
 mod postgres;
@@ -22,6 +24,7 @@ mod sql_backend;
 mod sqlite;
 mod tenants;
 mod url;
+pub mod waits;
 
 use std::sync::Arc;
 
@@ -37,6 +40,10 @@ pub use people::{NewToken, NewUser, PeopleStore, RefreshOutcome, TokenKind};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 pub use tenants::{Company, Department, NewCompany, NewDepartment, TenantStore};
+pub use waits::{
+    CallbackFinish, CallbackOutcome, InboxQuery, NewCallback, NewChild, NewTask, NewWait,
+    TaskAnswer, WaitStore,
+};
 
 use crate::definition::{DefinitionRecord, DefinitionStatus, VersionRecord};
 use crate::id::Id;
@@ -93,7 +100,7 @@ impl StoreError {
 
 /// Everything the engine keeps durably goes through this trait.
 #[async_trait]
-pub trait Store: InstanceStore + PeopleStore + TenantStore + Send + Sync + 'static {
+pub trait Store: InstanceStore + PeopleStore + TenantStore + WaitStore + Send + Sync + 'static {
     fn backend(&self) -> Backend;
 
     /// Answers when the database does: the health check.

@@ -5,7 +5,7 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
 
-use super::{is_unique_violation, StoreError};
+use super::StoreError;
 use crate::status::Backend;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
@@ -91,3 +91,5 @@ impl_people_store!(
 );
 
 impl_tenant_store!(PostgresStore, begin: "BEGIN");
+
+impl_wait_store!(PostgresStore, begin: "BEGIN", skip_locked: "for update skip locked");

@@ -163,6 +163,7 @@ pub(crate) struct InstanceRow {
     pub created_at: DateTime<Utc>,
     pub ended_at: Option<DateTime<Utc>>,
     pub cost_ms: Option<i64>,
+    pub parent_id: Option<i64>,
 }
 
 impl InstanceRow {
@@ -185,6 +186,7 @@ impl InstanceRow {
             created_at: format_time(self.created_at),
             ended_at: self.ended_at.map(format_time),
             cost_ms: self.cost_ms,
+            parent_id: self.parent_id.map(Id),
         })
     }
 }
@@ -366,5 +368,61 @@ impl DepartmentRow {
             created_at: format_time(self.created_at),
             updated_at: format_time(self.updated_at),
         }
+    }
+}
+
+pub(crate) const TASK_COLUMNS: &str = "id, instance_id, node_id, definition_key, title, content,
+     assignees, candidate_groups, form, outcomes, status, claimed_by, claimed_at, outcome, data,
+     completed_by, completed_at, due_at, created_at";
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct TaskRow {
+    pub id: i64,
+    pub instance_id: i64,
+    pub node_id: String,
+    pub definition_key: String,
+    pub title: String,
+    pub content: String,
+    pub assignees: Json<Vec<String>>,
+    pub candidate_groups: Json<Vec<String>>,
+    pub form: Json<Value>,
+    pub outcomes: Json<Vec<String>>,
+    pub status: String,
+    pub claimed_by: Option<String>,
+    pub claimed_at: Option<DateTime<Utc>>,
+    pub outcome: Option<String>,
+    pub data: Option<Json<Value>>,
+    pub completed_by: Option<String>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub due_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl TaskRow {
+    pub fn into_task(self) -> Result<crate::task::HumanTask, StoreError> {
+        use crate::task::{HumanTask, TaskStatus};
+        Ok(HumanTask {
+            id: Id(self.id),
+            instance_id: Id(self.instance_id),
+            node_id: self.node_id,
+            definition_key: self.definition_key,
+            title: self.title,
+            content: self.content,
+            assignees: self.assignees.0,
+            groups: self.candidate_groups.0,
+            form: serde_json::from_value(self.form.0)
+                .map_err(|e| StoreError::Corrupt(format!("task {} form: {e}", self.id)))?,
+            outcomes: self.outcomes.0,
+            status: TaskStatus::parse(&self.status)
+                .ok_or_else(|| StoreError::Corrupt(format!("task status `{}`", self.status)))?,
+            claimed_by: self.claimed_by,
+            claimed_at: self.claimed_at.map(format_time),
+            outcome: self.outcome,
+            data: json_or_corrupt(self.data),
+            completed_by: self.completed_by,
+            completed_at: self.completed_at.map(format_time),
+            due_at: self.due_at.map(format_time),
+            created_at: format_time(self.created_at),
+        })
     }
 }

@@ -16,6 +16,77 @@ macro_rules! impl_instance_helpers {
                 Ok(())
             }
 
+            /// Records a new running instance: its row, its start item, its deadline item and
+            /// its `instance.started` event. A repeated idempotency key is a `Conflict`.
+            async fn insert_instance_in(
+                tx: &mut sqlx::Transaction<'_, <Self as $crate::store::sql_backend::Backend>::Db>,
+                new: &$crate::store::NewInstance<'_>,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<$crate::store::rows::InstanceRow, $crate::store::StoreError> {
+                use $crate::store::StoreError;
+                let row: $crate::store::rows::InstanceRow = sqlx::query_as(
+                    "insert into instances
+                         (id, version_id, definition_key, version, status, input, context,
+                          trigger, operator, created_at, idempotency_key, parent_id, parent_item)
+                     values ($1, $2, $3, $4, 'running', $5, $5, $6, $7, $8, $9, $10, $11)
+                     returning id, version_id, definition_key, version, status, input, context,
+                               output, error, trigger, operator, created_at, ended_at, cost_ms, parent_id",
+                )
+                .bind(new.id.0)
+                .bind(new.version_id.0)
+                .bind(new.definition_key)
+                .bind(new.version)
+                .bind(sqlx::types::Json(new.input))
+                .bind(new.trigger.as_str())
+                .bind(new.operator)
+                .bind(now)
+                .bind(new.idempotency_key)
+                .bind(new.parent.map(|(instance, _)| instance.0))
+                .bind(new.parent.map(|(_, item)| item.0))
+                .fetch_one(&mut **tx)
+                .await
+                .map_err(StoreError::from_sqlx)?;
+                sqlx::query(
+                    "insert into work_items (id, instance_id, node_id, from_node, live, due_at)
+                     values ($1, $2, $3, null, $4, $5)",
+                )
+                .bind(new.start_item.0)
+                .bind(new.id.0)
+                .bind(new.start_node)
+                .bind(true)
+                .bind(now)
+                .execute(&mut **tx)
+                .await
+                .map_err(StoreError::from_sqlx)?;
+                if let Some((item, after_ms)) = new.deadline {
+                    sqlx::query(
+                        "insert into work_items (id, instance_id, node_id, from_node, live, due_at)
+                         values ($1, $2, $3, null, $4, $5)",
+                    )
+                    .bind(item.0)
+                    .bind(new.id.0)
+                    .bind($crate::store::DEADLINE_NODE)
+                    .bind(true)
+                    .bind(now + chrono::Duration::milliseconds(after_ms))
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(StoreError::from_sqlx)?;
+                }
+                let started = $crate::store::NewEvent {
+                    node_id: None,
+                    kind: "instance.started",
+                    data: serde_json::json!({
+                        "definition_key": new.definition_key,
+                        "version": new.version,
+                        "trigger": new.trigger.as_str(),
+                        "operator": new.operator,
+                        "parent_id": new.parent.map(|(instance, _)| instance),
+                    }),
+                };
+                Self::append_events(tx, new.id.0, &[started], now).await?;
+                Ok(row)
+            }
+
             /// One iteration of a foreach as a step inside it sees it.
             async fn iteration_state(
                 &self,
@@ -170,7 +241,7 @@ macro_rules! impl_instance_helpers {
             ) -> Result<Option<$crate::instance::InstanceRecord>, $crate::store::StoreError> {
                 let row: Option<$crate::store::rows::InstanceRow> = sqlx::query_as(
                     "select id, version_id, definition_key, version, status, input, context,
-                            output, error, trigger, operator, created_at, ended_at, cost_ms
+                            output, error, trigger, operator, created_at, ended_at, cost_ms, parent_id
                        from instances where operator = $1 and idempotency_key = $2",
                 )
                 .bind(operator)
@@ -188,7 +259,7 @@ macro_rules! impl_instance_helpers {
             ) -> Result<$crate::instance::InstanceRecord, $crate::store::StoreError> {
                 let row: $crate::store::rows::InstanceRow = sqlx::query_as(
                     "select id, version_id, definition_key, version, status, input, context,
-                            output, error, trigger, operator, created_at, ended_at, cost_ms
+                            output, error, trigger, operator, created_at, ended_at, cost_ms, parent_id
                        from instances where id = $1",
                 )
                 .bind(id)

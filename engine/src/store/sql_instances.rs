@@ -28,7 +28,7 @@ macro_rules! impl_instance_store {
                 &self,
                 new: $crate::store::NewInstance<'_>,
             ) -> Result<($crate::instance::InstanceRecord, bool), $crate::store::StoreError> {
-                use $crate::store::rows::{now, InstanceRow};
+                use $crate::store::rows::now;
                 use $crate::store::StoreError;
                 let now = now();
                 if let Some(key) = new.idempotency_key {
@@ -38,75 +38,19 @@ macro_rules! impl_instance_store {
                 }
                 let _write = self.write_guard().await;
                 let mut tx = self.pool.begin_with($begin).await.map_err(StoreError::from_sqlx)?;
-                let row: Result<InstanceRow, sqlx::Error> = sqlx::query_as(
-                    "insert into instances
-                         (id, version_id, definition_key, version, status, input, context,
-                          trigger, operator, created_at, idempotency_key)
-                     values ($1, $2, $3, $4, 'running', $5, $5, $6, $7, $8, $9)
-                     returning id, version_id, definition_key, version, status, input, context,
-                               output, error, trigger, operator, created_at, ended_at, cost_ms",
-                )
-                .bind(new.id.0)
-                .bind(new.version_id.0)
-                .bind(new.definition_key)
-                .bind(new.version)
-                .bind(sqlx::types::Json(new.input))
-                .bind(new.trigger.as_str())
-                .bind(new.operator)
-                .bind(now)
-                .bind(new.idempotency_key)
-                .fetch_one(&mut *tx)
-                .await;
-                let row = match row {
+                let row = match Self::insert_instance_in(&mut tx, &new, now).await {
                     Ok(row) => row,
                     // The same key, started meanwhile by a concurrent request: that one stands.
-                    Err(err) if new.idempotency_key.is_some() && is_unique_violation(&err) => {
+                    Err(StoreError::Conflict(why)) if new.idempotency_key.is_some() => {
                         drop(tx);
                         let found = self
                             .instance_by_key(new.operator, new.idempotency_key.unwrap_or_default())
                             .await?
-                            .ok_or_else(|| StoreError::from_sqlx(err))?;
+                            .ok_or(StoreError::Conflict(why))?;
                         return Ok((found, true));
                     }
-                    Err(err) => return Err(StoreError::from_sqlx(err)),
+                    Err(err) => return Err(err),
                 };
-                sqlx::query(
-                    "insert into work_items (id, instance_id, node_id, from_node, live, due_at)
-                     values ($1, $2, $3, null, $4, $5)",
-                )
-                .bind(new.start_item.0)
-                .bind(new.id.0)
-                .bind(new.start_node)
-                .bind(true)
-                .bind(now)
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::from_sqlx)?;
-                if let Some((item, after_ms)) = new.deadline {
-                    sqlx::query(
-                        "insert into work_items (id, instance_id, node_id, from_node, live, due_at)
-                         values ($1, $2, $3, null, $4, $5)",
-                    )
-                    .bind(item.0)
-                    .bind(new.id.0)
-                    .bind($crate::store::DEADLINE_NODE)
-                    .bind(true)
-                    .bind(now + chrono::Duration::milliseconds(after_ms))
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(StoreError::from_sqlx)?;
-                }
-                let started = $crate::store::NewEvent {
-                    node_id: None,
-                    kind: "instance.started",
-                    data: serde_json::json!({
-                        "definition_key": new.definition_key,
-                        "version": new.version,
-                        "trigger": new.trigger.as_str(),
-                        "operator": new.operator,
-                    }),
-                };
-                Self::append_events(&mut tx, new.id.0, &[started], now).await?;
                 Self::announce(&mut tx).await?;
                 tx.commit().await.map_err(StoreError::from_sqlx)?;
                 Ok((row.into_record()?, false))
@@ -118,7 +62,7 @@ macro_rules! impl_instance_store {
             ) -> Result<Option<$crate::instance::InstanceRecord>, $crate::store::StoreError> {
                 let row: Option<$crate::store::rows::InstanceRow> = sqlx::query_as(
                     "select id, version_id, definition_key, version, status, input, context,
-                            output, error, trigger, operator, created_at, ended_at, cost_ms
+                            output, error, trigger, operator, created_at, ended_at, cost_ms, parent_id
                        from instances where id = $1",
                 )
                 .bind(id.0)
@@ -159,7 +103,7 @@ macro_rules! impl_instance_store {
                     .map_err(StoreError::from_sqlx)?;
                 let rows: Vec<$crate::store::rows::InstanceRow> = sqlx::query_as(&format!(
                     "select id, version_id, definition_key, version, status, input, context,
-                            output, error, trigger, operator, created_at, ended_at, cost_ms
+                            output, error, trigger, operator, created_at, ended_at, cost_ms, parent_id
                      {FILTER} order by id desc limit $6 offset $7"
                 ))
                 .bind(query.status.map(|s| s.as_str()))
@@ -358,42 +302,26 @@ macro_rules! impl_instance_store {
                         }
                     )));
                 }
-                sqlx::query("update instances set status = $2, step_rev = step_rev + 1 where id = $1")
+                if change != InstanceChange::Cancel {
+                    sqlx::query(
+                        "update instances set status = $2, step_rev = step_rev + 1 where id = $1",
+                    )
                     .bind(id.0)
                     .bind(to.as_str())
                     .execute(&mut *tx)
                     .await
                     .map_err(StoreError::from_sqlx)?;
+                }
                 match change {
                     InstanceChange::Cancel => {
-                        let cost = (now - created).num_milliseconds().max(0);
-                        sqlx::query("update instances set ended_at = $2, cost_ms = $3 where id = $1")
-                            .bind(id.0)
-                            .bind(now)
-                            .bind(cost)
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(StoreError::from_sqlx)?;
-                        sqlx::query(
-                            "update node_runs set status = 'cancelled', ended_at = $2
-                              where instance_id = $1 and status in ('running', 'waiting')",
-                        )
-                        .bind(id.0)
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(StoreError::from_sqlx)?;
-                        for table in ["work_items", "join_arrivals", "loop_iterations"] {
-                            sqlx::query(&format!("delete from {table} where instance_id = $1"))
-                                .bind(id.0)
-                                .execute(&mut *tx)
-                                .await
-                                .map_err(StoreError::from_sqlx)?;
-                        }
+                        // Everything below it (subprocesses, open tasks) is cancelled with it.
+                        Self::cancel_in(&mut tx, id.0, created, now).await?;
+                        Self::end_waits_in(&mut tx, id.0, to, now).await?;
                     }
                     InstanceChange::Resume => {
                         let held: Option<String> = sqlx::query_scalar(
-                            "select node_id from work_items where instance_id = $1 and held
+                            "select node_id from work_items
+                              where instance_id = $1 and held and awaiting is null
                               order by id limit 1",
                         )
                         .bind(id.0)

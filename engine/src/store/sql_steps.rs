@@ -17,11 +17,11 @@ macro_rules! impl_instance_steps {
 
                 // The optimistic check: only a step computed from the current state applies.
                 // The context and the workflow output are written here too when the step set them.
-                let bumped: Option<(String, chrono::DateTime<chrono::Utc>)> = sqlx::query_as(
+                let bumped: Option<(String, chrono::DateTime<chrono::Utc>, Option<i64>)> = sqlx::query_as(
                     "update instances set step_rev = step_rev + 1, context = coalesce($3, context),
                             output = coalesce($4, output)
                       where id = $1 and step_rev = $2 and status in ('running', 'paused')
-                     returning status, created_at",
+                     returning status, created_at, parent_item",
                 )
                 .bind(instance)
                 .bind(step.expected_rev)
@@ -30,7 +30,7 @@ macro_rules! impl_instance_steps {
                 .fetch_optional(&mut *tx)
                 .await
                 .map_err(StoreError::from_sqlx)?;
-                let Some((current, created)) = bumped else {
+                let Some((current, created, parent_item)) = bumped else {
                     return Err(StoreError::Stale);
                 };
                 // Next items go to this worker only while the instance runs (not when paused).
@@ -118,8 +118,9 @@ macro_rules! impl_instance_steps {
                         "insert into work_items
                              (id, instance_id, node_id, from_node, live, attempt, due_at,
                               lease_owner, lease_until, resume_run, input, loop_run, loop_index,
-                              held)
-                         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                              held, awaiting)
+                         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
+                                 $15)",
                     )
                     .bind(next.id.0)
                     .bind(instance)
@@ -134,10 +135,15 @@ macro_rules! impl_instance_steps {
                     .bind(next.input.as_ref().map(sqlx::types::Json))
                     .bind(next.loop_run.map(|r| r.0))
                     .bind(next.loop_index)
-                    .bind(next.held)
+                    .bind(next.held || next.awaiting.is_some())
+                    .bind(next.awaiting)
                     .execute(&mut *tx)
                     .await
                     .map_err(StoreError::from_sqlx)?;
+                }
+
+                if let Some(wait) = &step.wait {
+                    Self::record_wait_in(&mut tx, instance, wait, now).await?;
                 }
 
                 // The instance ends when it fails, or when no work is left.
@@ -187,12 +193,19 @@ macro_rules! impl_instance_steps {
                     .execute(&mut *tx)
                     .await
                     .map_err(StoreError::from_sqlx)?;
+                    let mut dropped = 0;
                     for table in ["work_items", "join_arrivals", "loop_iterations"] {
-                        sqlx::query(&format!("delete from {table} where instance_id = $1"))
+                        dropped += sqlx::query(&format!("delete from {table} where instance_id = $1"))
                             .bind(instance)
                             .execute(&mut *tx)
                             .await
-                            .map_err(StoreError::from_sqlx)?;
+                            .map_err(StoreError::from_sqlx)?
+                            .rows_affected();
+                    }
+                    // A completed instance has nothing left waiting, and usually no parent:
+                    // the common case costs no statement more.
+                    if dropped > 0 || status == InstanceStatus::Failed || parent_item.is_some() {
+                        Self::end_waits_in(&mut tx, instance, status, now).await?;
                     }
                     events.push($crate::store::NewEvent {
                         node_id: None,

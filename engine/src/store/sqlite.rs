@@ -6,7 +6,7 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
 
-use super::{is_unique_violation, StoreError};
+use super::StoreError;
 use crate::status::Backend;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
@@ -90,3 +90,5 @@ impl_people_store!(
 );
 
 impl_tenant_store!(SqliteStore, begin: "BEGIN IMMEDIATE");
+
+impl_wait_store!(SqliteStore, begin: "BEGIN IMMEDIATE", skip_locked: "");
