@@ -271,7 +271,10 @@ mod tests {
             "data.when",
             "data.level",
         ] {
-            assert!(fields.contains(&expected), "{expected} missing in {fields:?}");
+            assert!(
+                fields.contains(&expected),
+                "{expected} missing in {fields:?}"
+            );
         }
     }
 

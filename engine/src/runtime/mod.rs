@@ -13,6 +13,7 @@ pub mod mapping;
 mod plan;
 pub mod route;
 mod step;
+pub mod waits;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -41,6 +42,11 @@ pub struct RuntimeConfig {
     pub http_allow: Vec<ipnet::IpNet>,
     /// Largest instance input accepted, serialised as JSON.
     pub max_input_bytes: usize,
+    /// Where the outside reaches this server (`https://baton.example.com`): callback nodes
+    /// send `{{callback.url}}` under it.
+    pub public_url: Option<String>,
+    /// How often due human tasks and callbacks are looked for.
+    pub expiry_poll: Duration,
 }
 
 impl Default for RuntimeConfig {
@@ -51,6 +57,8 @@ impl Default for RuntimeConfig {
             idle_poll: Duration::from_millis(200),
             http_allow: Vec::new(),
             max_input_bytes: 1024 * 1024,
+            public_url: None,
+            expiry_poll: Duration::from_secs(1),
         }
     }
 }
@@ -164,30 +172,10 @@ impl Runtime {
     pub async fn start_once(&self, request: StartRequest) -> Result<Started, RuntimeError> {
         let inner = &self.inner;
         let key = request.definition_key.as_str();
-        let record = inner.store.definition(key).await?;
-        if record.as_ref().map(|r| r.status) == Some(DefinitionStatus::Archived) {
-            return Err(RuntimeError::Archived(key.to_string()));
-        }
-        let version = inner
-            .store
-            .version(key, request.version)
-            .await?
-            .ok_or_else(|| RuntimeError::NoSuchVersion {
-                key: key.to_string(),
-                version: request.version,
-            })?;
+        let version = inner.published(key, request.version).await?;
         let definition = inner.definition(key, version.version).await?;
         inner.check_input(key, version.version, &definition, &request.input)?;
-        let start = definition
-            .nodes
-            .iter()
-            .find(|n| matches!(n.kind, NodeKind::Start))
-            .ok_or_else(|| {
-                StoreError::Corrupt(format!(
-                    "version {} of `{key}` has no start",
-                    version.version
-                ))
-            })?;
+        let start = start_node(key, version.version, &definition)?;
         let instance = inner
             .store
             .create_instance(NewInstance {
@@ -199,7 +187,7 @@ impl Runtime {
                 trigger: request.trigger,
                 operator: &request.operator,
                 start_item: inner.ids.next_id(),
-                start_node: &start.id,
+                start_node: &start,
                 deadline: definition
                     .timeout
                     .map(|limit| (inner.ids.next_id(), limit.as_std().as_millis() as i64)),
@@ -308,6 +296,8 @@ impl Runtime {
                 None
             }
         };
+        let mut expiry = tokio::time::interval(self.inner.config.expiry_poll);
+        expiry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let ran = match self.run_once().await {
                 Ok(n) => n,
@@ -323,10 +313,26 @@ impl Runtime {
                 () = &mut shutdown => break,
                 () = self.inner.wake.notified() => {}
                 () = tokio::time::sleep(self.inner.config.idle_poll) => {}
+                _ = expiry.tick() => { self.expire_waits().await; }
             }
         }
         if let Some(watcher) = watcher {
             watcher.abort();
+        }
+    }
+
+    /// Ends the human tasks and callbacks whose due time has passed; their nodes then run on.
+    pub async fn expire_waits(&self) -> usize {
+        match self.inner.store.expire_waits(100).await {
+            Ok(0) => 0,
+            Ok(ended) => {
+                self.inner.wake.notify_one();
+                ended
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot end due tasks and callbacks");
+                0
+            }
         }
     }
 
@@ -350,7 +356,38 @@ async fn step_task(inner: Arc<Inner>, item: WorkItem) -> Vec<WorkItem> {
     }
 }
 
+/// The id of a version's start node.
+fn start_node(key: &str, version: i32, definition: &Definition) -> Result<String, RuntimeError> {
+    definition
+        .nodes
+        .iter()
+        .find(|n| matches!(n.kind, NodeKind::Start))
+        .map(|n| n.id.clone())
+        .ok_or_else(|| {
+            StoreError::Corrupt(format!("version {version} of `{key}` has no start")).into()
+        })
+}
+
 impl Inner {
+    /// A published version that may start instances: the latest when `version` is `None`.
+    async fn published(
+        &self,
+        key: &str,
+        version: Option<i32>,
+    ) -> Result<crate::definition::VersionRecord, RuntimeError> {
+        let record = self.store.definition(key).await?;
+        if record.as_ref().map(|r| r.status) == Some(DefinitionStatus::Archived) {
+            return Err(RuntimeError::Archived(key.to_string()));
+        }
+        self.store
+            .version(key, version)
+            .await?
+            .ok_or_else(|| RuntimeError::NoSuchVersion {
+                key: key.to_string(),
+                version,
+            })
+    }
+
     async fn definition(&self, key: &str, version: i32) -> Result<Arc<Definition>, StoreError> {
         let cache_key = (key.to_string(), version);
         if let Some(found) = self.cached(&cache_key) {

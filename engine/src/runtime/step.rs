@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use super::chain::chain;
 use super::executors::Call;
 use super::plan::{backoff_ms, execute, node_input, plan, reaches_outside, Plan};
-use super::{foreach, Inner};
+use super::{foreach, waits, Inner};
 use crate::definition::{JoinMode, Located, Node, NodeKind, Timer};
 use crate::id::Id;
 use crate::instance::{InstanceStatus, NodeRunStatus};
@@ -38,6 +38,11 @@ pub(super) async fn process(inner: &Inner, item: WorkItem) -> Result<Vec<WorkIte
         (_, true) => match &at.node.kind {
             NodeKind::Timer(timer) if item.resume_run.is_none() => {
                 wait(inner, &item, at, timer).await
+            }
+            NodeKind::Approval(_) | NodeKind::Callback(_) | NodeKind::Subprocess(_)
+                if item.resume_run.is_none() && !item.skip =>
+            {
+                waits::begin(inner, &item, at).await
             }
             _ => run(inner, &item, at).await,
         },
@@ -153,7 +158,7 @@ where
 }
 
 /// The iteration `item` runs in, when it is in a foreach body.
-fn iteration_of(item: &WorkItem) -> Option<IterationKey> {
+pub(super) fn iteration_of(item: &WorkItem) -> Option<IterationKey> {
     Some(IterationKey {
         run: item.loop_run?,
         index: item.loop_index?,
@@ -278,6 +283,17 @@ async fn skip(
 
 /// Runs the node once, then records what it did and where the flow goes.
 async fn run(inner: &Inner, item: &WorkItem, at: Located<'_>) -> Result<Vec<WorkItem>, StoreError> {
+    run_with(inner, item, at, None).await
+}
+
+/// [`run`], with the node's result already `decided` (a waiting node that could not begin to
+/// wait) instead of running it.
+pub(super) async fn run_with(
+    inner: &Inner,
+    item: &WorkItem,
+    at: Located<'_>,
+    decided: Option<Result<Value, super::executors::NodeError>>,
+) -> Result<Vec<WorkItem>, StoreError> {
     let node = at.node;
     let state = inner
         .store
@@ -303,7 +319,7 @@ async fn run(inner: &Inner, item: &WorkItem, at: Located<'_>) -> Result<Vec<Work
     let recorded_input = input.as_ref().cloned().unwrap_or(Value::Null);
 
     // A foreach with items starts its iterations and waits for them; with none it is done.
-    let mut decided = None;
+    let mut decided = decided;
     if let (NodeKind::Foreach(spec), false, Ok(given)) = (&node.kind, skipped, &input) {
         match foreach::collection(spec, &view, given, item) {
             Ok(items) if !items.is_empty() => {
@@ -340,6 +356,7 @@ async fn run(inner: &Inner, item: &WorkItem, at: Located<'_>) -> Result<Vec<Work
                 input,
                 context: &view,
                 idempotency_key: item.id.to_string(),
+                callback: None,
             };
             execute(inner, node, call).await
         }

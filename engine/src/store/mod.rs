@@ -100,7 +100,9 @@ impl StoreError {
 
 /// Everything the engine keeps durably goes through this trait.
 #[async_trait]
-pub trait Store: InstanceStore + PeopleStore + TenantStore + WaitStore + Send + Sync + 'static {
+pub trait Store:
+    InstanceStore + PeopleStore + TenantStore + WaitStore + Send + Sync + 'static
+{
     fn backend(&self) -> Backend;
 
     /// Answers when the database does: the health check.

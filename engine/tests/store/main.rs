@@ -14,6 +14,7 @@ mod loops;
 mod operations;
 mod runtime;
 mod service;
+mod tasks;
 mod waiting;
 
 pub async fn open(db: &TestDatabase) -> Arc<dyn Store> {

@@ -134,7 +134,8 @@ impl HttpExecutor {
     }
 
     pub async fn execute(&self, http: &Http, call: &Call<'_>) -> Result<Value, NodeError> {
-        let scope = json!({"input": call.input, "context": call.context});
+        let scope =
+            json!({"input": call.input, "context": call.context, "callback": call.callback});
         let method = http.method.as_deref().unwrap_or("GET").to_ascii_uppercase();
         let mut method = Method::from_bytes(method.as_bytes())
             .map_err(|_| NodeError::new("http_request", format!("`{method}` is not a method")))?;

@@ -53,6 +53,9 @@ pub struct Call<'a> {
     /// Stable across re-runs of the same activation (after a crash), so receivers can drop
     /// duplicates: the work item's id.
     pub idempotency_key: String,
+    /// A callback node's request: its token, the path and (when the server's public address is
+    /// known) the URL to finish it at, for templates as `{{callback.url}}`.
+    pub callback: Option<Value>,
 }
 
 /// Runs a node's work by its kind.
@@ -80,6 +83,10 @@ impl Executors {
             | NodeKind::Timer(_) => Ok(call.input),
             NodeKind::Script { script } => self.script.execute(script, call.input).await,
             NodeKind::Http(http) => self.http.execute(http, &call).await,
+            // A waiting node runs once its answer has come (see `runtime::waits`).
+            NodeKind::Approval(_) | NodeKind::Callback(_) | NodeKind::Subprocess(_) => {
+                super::waits::answer(call.input)
+            }
             other => Err(NodeError::new(
                 "not_supported",
                 format!(
