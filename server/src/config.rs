@@ -48,6 +48,11 @@ pub struct Args {
     #[arg(long, env = "BATON_RATE_LIMIT", default_value_t = 1200)]
     pub rate_limit: u32,
 
+    /// Where people and systems outside reach this server (`https://baton.example.com`), for the
+    /// links Baton hands out (callback URLs). Defaults to `http://` + the listening address.
+    #[arg(long, env = "BATON_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
     /// Log format: `text` for people, `json` for log collectors.
     #[arg(long, env = "BATON_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
     pub log_format: String,
@@ -66,6 +71,8 @@ pub struct Config {
     pub lease: std::time::Duration,
     pub admin_password: Option<String>,
     pub rate_limit: u32,
+    /// See [`Args::public_url`]; `None` means "the listening address".
+    pub public_url: Option<String>,
 }
 
 /// A configuration value that cannot be used. The message names the variable (and flag).
@@ -81,6 +88,8 @@ pub enum ConfigError {
     HttpAllow { value: String },
     #[error("BATON_LEASE (--lease) `{value}` is not a duration of at least one second, like 30s")]
     Lease { value: String },
+    #[error("BATON_PUBLIC_URL (--public-url) `{value}` is not an http or https URL")]
+    PublicUrl { value: String },
 }
 
 impl Config {
@@ -108,6 +117,17 @@ impl Config {
                 })?,
             admin_password: args.admin_password.clone().filter(|p| !p.is_empty()),
             rate_limit: args.rate_limit,
+            public_url: match args.public_url.as_deref().map(str::trim) {
+                None | Some("") => None,
+                Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
+                    Some(url.trim_end_matches('/').to_string())
+                }
+                Some(_) => {
+                    return Err(ConfigError::PublicUrl {
+                        value: args.public_url.clone().unwrap_or_default(),
+                    })
+                }
+            },
         })
     }
 
@@ -122,6 +142,7 @@ impl Config {
             lease: "30s".into(),
             admin_password: None,
             rate_limit: 1200,
+            public_url: None,
             log_format: "text".into(),
         })
     }

@@ -115,6 +115,12 @@ impl Application {
             RuntimeConfig {
                 http_allow: config.http_allow.clone(),
                 lease: config.lease,
+                public_url: Some(
+                    config
+                        .public_url
+                        .clone()
+                        .unwrap_or_else(|| format!("http://{local}")),
+                ),
                 ..RuntimeConfig::default()
             },
         );

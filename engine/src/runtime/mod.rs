@@ -336,6 +336,12 @@ impl Runtime {
         }
     }
 
+    /// Tells the workers that work was queued (by an answer from outside: a completed task, a
+    /// finished callback), so it runs without waiting for the next poll.
+    pub fn wake(&self) {
+        self.inner.wake.notify_one();
+    }
+
     /// Runs until no work is due (tests and benchmarks).
     pub async fn drain(&self) -> Result<(), StoreError> {
         while self.run_once().await? > 0 {}

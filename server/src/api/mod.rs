@@ -8,6 +8,7 @@ mod definitions;
 pub mod error;
 mod instances;
 mod limit;
+mod tasks;
 mod tenants;
 mod users;
 
@@ -47,6 +48,7 @@ pub struct ApiState {
          (name = "definitions", description = "workflow definitions, drafts and versions"),
          (name = "instances", description = "running workflows"),
          (name = "people", description = "users, for administrators"),
+         (name = "tasks", description = "the approval inbox, and finishing callbacks"),
          (name = "tenants", description = "companies and their department trees"))
 )]
 struct ApiDoc;
@@ -74,7 +76,9 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 }
 
 fn public_routes() -> OpenApiRouter<ApiState> {
-    OpenApiRouter::with_openapi(<ApiDoc as utoipa::OpenApi>::openapi()).routes(routes!(auth::token))
+    OpenApiRouter::with_openapi(<ApiDoc as utoipa::OpenApi>::openapi())
+        .routes(routes!(auth::token))
+        .routes(routes!(tasks::finish_callback))
 }
 
 fn protected_routes() -> OpenApiRouter<ApiState> {
@@ -102,6 +106,11 @@ fn protected_routes() -> OpenApiRouter<ApiState> {
             tenants::create_department
         ))
         .routes(routes!(tenants::add_member))
+        .routes(routes!(tasks::inbox))
+        .routes(routes!(tasks::read))
+        .routes(routes!(tasks::claim))
+        .routes(routes!(tasks::unclaim))
+        .routes(routes!(tasks::complete))
 }
 
 /// `GET /api/docs`: a browsable page of the OpenAPI document, self-contained (works offline).

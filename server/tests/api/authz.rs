@@ -107,6 +107,13 @@ async fn every_route_for_every_role_on_own_and_others_objects() {
         .to_string();
     ended(&app, &admin, &started_earlier).await;
 
+    // A task for the approver, and one for somebody else.
+    crate::tasks::publish_approval(&app, &admin, "ask-approver", "approver").await;
+    crate::tasks::publish_approval(&app, &admin, "ask-other", "somebody").await;
+    let (_, mine) = crate::tasks::start_and_wait_for_task(&app, &admin, "ask-approver").await;
+    let (_, not_mine) = crate::tasks::start_and_wait_for_task(&app, &admin, "ask-other").await;
+    let answer = json!({"outcome": "approve", "data": {"comment": "fine"}});
+
     let draft = |key: &str| {
         let mut document = hello();
         document["key"] = json!(key);
@@ -303,6 +310,49 @@ async fn every_route_for_every_role_on_own_and_others_objects() {
             format!("/api/v1/instances/{started_earlier}/nodes/greet/retry"),
             Some(json!({"input": {}})),
             [Ok, Hidden, Forbidden, Hidden],
+        ),
+        (Method::GET, "/api/v1/tasks".into(), None, [Ok, Ok, Ok, Ok]),
+        (
+            Method::GET,
+            format!("/api/v1/tasks/{mine}"),
+            None,
+            [Ok, Hidden, Hidden, Ok],
+        ),
+        (
+            Method::GET,
+            format!("/api/v1/tasks/{not_mine}"),
+            None,
+            [Ok, Hidden, Hidden, Hidden],
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/tasks/{mine}/claim"),
+            None,
+            [Forbidden, Hidden, Hidden, Ok],
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/tasks/{mine}/unclaim"),
+            None,
+            [Forbidden, Hidden, Hidden, Ok],
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/tasks/{not_mine}/claim"),
+            None,
+            [Forbidden, Hidden, Hidden, Hidden],
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/tasks/{not_mine}/complete"),
+            Some(answer.clone()),
+            [Forbidden, Hidden, Hidden, Hidden],
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/tasks/{mine}/complete"),
+            Some(answer.clone()),
+            [Forbidden, Hidden, Hidden, Ok],
         ),
     ];
 

@@ -8,3 +8,4 @@ mod rest;
 mod scheduler;
 mod shell;
 mod startup;
+mod tasks;
