@@ -42,7 +42,7 @@ release:
 	@scripts/bootstrap release && scripts/build-site --release && \
 	  $(ENV) cargo build --release -p server && echo "target/release/baton is ready"
 
-# Engine benchmarks (release build): W1 and W3 on SQLite and PostgreSQL, raw insert rate beside.
+# Engine benchmarks (release build): W1, W3, W4 and W5 on SQLite and PostgreSQL, raw insert rate beside.
 bench:
 	@scripts/bootstrap test && $(ENV) url="$$(scripts/test-postgres)" && \
 	  cargo run --quiet --release -p bench -- --postgres "$$url"

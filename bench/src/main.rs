@@ -6,9 +6,12 @@
 //! - W3: 3-node workflows started back to back by four concurrent clients; node transitions per
 //!   second until every instance has completed. On PostgreSQL the work is shared by two worker
 //!   processes (this binary, run as `baton-bench worker URL N`).
+//! - W4, W5: the approval inbox and callbacks (see `waits.rs`).
 //! - Beside them, the raw rate of single-row committed inserts on the same database.
 //!
 //! Usage: baton-bench [--postgres ADMIN_URL]   (the URL as printed by scripts/test-postgres)
+
+mod waits;
 
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -28,7 +31,7 @@ const W3_INSTANCES: usize = 2_000;
 /// Concurrent clients starting the W3 instances.
 const W3_CLIENTS: usize = 4;
 
-type Error = Box<dyn std::error::Error + Send + Sync>;
+pub(crate) type Error = Box<dyn std::error::Error + Send + Sync>;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -68,13 +71,18 @@ async fn run_all(backend: &str, url: &str, w3_processes: usize) -> Result<(), Er
     println!(
         "{backend},W3 node transitions ({w3_processes} worker process(es)),{rate:.0},per second"
     );
+    let inbox = waits::w4(&store, url).await?;
+    println!("{backend},W4 first inbox page of 100000 open tasks (p95),{inbox:.2},ms");
+    let (p50, p95) = waits::w5(&store).await?;
+    println!("{backend},W5 callback to next node started (p50),{p50:.1},ms");
+    println!("{backend},W5 callback to next node started (p95),{p95:.1},ms");
     let inserts = raw_inserts(url).await?;
     println!("{backend},raw single-row committed inserts,{inserts:.0},per second");
     store.close().await;
     Ok(())
 }
 
-async fn publish(store: &Arc<dyn Store>, document: Value) -> Result<(), Error> {
+pub(crate) async fn publish(store: &Arc<dyn Store>, document: Value) -> Result<(), Error> {
     let service = DefinitionService::new(store.clone(), IdGenerator::new(1000));
     let key = document["key"].as_str().unwrap_or_default().to_string();
     service

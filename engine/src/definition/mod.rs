@@ -13,6 +13,7 @@ mod node;
 pub mod path;
 mod record;
 pub mod template;
+pub mod trigger;
 mod validate;
 
 use serde::{Deserialize, Serialize};
@@ -25,6 +26,7 @@ pub use node::{
     JoinMode, Mapping, Node, NodeKind, OnError, Position, Retry, Subprocess, Timer,
 };
 pub use record::{DefinitionRecord, DefinitionStatus, VersionRecord};
+pub use trigger::TriggerSpec;
 
 /// Most nodes a definition may have (the designer is measured with 200); larger documents are
 /// refused with `too_many_nodes` before any graph work.
@@ -56,9 +58,9 @@ pub struct Definition {
     pub nodes: Vec<Node>,
     #[serde(default)]
     pub edges: Vec<Edge>,
-    /// Cron and webhook triggers; kept as written until their issue gives them a model.
+    /// Cron and webhook triggers (see [`TriggerSpec`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub triggers: Vec<Value>,
+    pub triggers: Vec<TriggerSpec>,
 }
 
 /// The serialisation a document is read from or written to.

@@ -194,6 +194,7 @@ pub(super) fn check(definition: &Definition) -> Vec<Issue> {
             }
         }
     }
+    super::trigger::check(&definition.triggers, &mut issues);
     let mut seen_ids = HashSet::new();
     check_scope(
         &definition.nodes,

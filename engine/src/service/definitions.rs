@@ -90,7 +90,7 @@ impl DefinitionService {
         }
         let document = serde_json::to_value(&definition)
             .map_err(|e| ServiceError::Store(StoreError::Corrupt(e.to_string())))?;
-        Ok(self
+        let version = self
             .store
             .publish(NewVersion {
                 id: self.ids.next_id(),
@@ -99,7 +99,12 @@ impl DefinitionService {
                 document: &document,
                 actor,
             })
-            .await?)
+            .await?;
+        // The new version's triggers are the ones in force from now on.
+        self.store
+            .sync_triggers(key, &definition.triggers, chrono::Utc::now())
+            .await?;
+        Ok(version)
     }
 
     /// A published version read back as a definition, or the latest when `version` is `None`.

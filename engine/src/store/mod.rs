@@ -15,6 +15,8 @@ mod sql_people;
 #[macro_use]
 mod sql_tenants;
 #[macro_use]
+mod sql_triggers;
+#[macro_use]
 mod sql_waits;
 mod instances;
 mod people;
@@ -23,6 +25,7 @@ mod rows;
 mod sql_backend;
 mod sqlite;
 mod tenants;
+mod triggers;
 mod url;
 pub mod waits;
 
@@ -40,6 +43,7 @@ pub use people::{NewToken, NewUser, PeopleStore, RefreshOutcome, TokenKind};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 pub use tenants::{Company, Department, NewCompany, NewDepartment, TenantStore};
+pub use triggers::{TriggerRecord, TriggerStore};
 pub use waits::{
     CallbackFinish, CallbackOutcome, InboxQuery, NewCallback, NewChild, NewTask, NewWait,
     TaskAnswer, WaitStore,
@@ -101,7 +105,7 @@ impl StoreError {
 /// Everything the engine keeps durably goes through this trait.
 #[async_trait]
 pub trait Store:
-    InstanceStore + PeopleStore + TenantStore + WaitStore + Send + Sync + 'static
+    InstanceStore + PeopleStore + TenantStore + WaitStore + TriggerStore + Send + Sync + 'static
 {
     fn backend(&self) -> Backend;
 

@@ -93,3 +93,5 @@ impl_people_store!(
 impl_tenant_store!(PostgresStore, begin: "BEGIN");
 
 impl_wait_store!(PostgresStore, begin: "BEGIN", skip_locked: "for update skip locked");
+
+impl_trigger_store!(PostgresStore, begin: "BEGIN");

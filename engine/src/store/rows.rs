@@ -426,3 +426,28 @@ impl TaskRow {
         })
     }
 }
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct TriggerRow {
+    pub definition_key: String,
+    pub name: String,
+    pub kind: String,
+    pub schedule: Option<String>,
+    pub input: Option<Json<Value>>,
+    pub next_fire_at: Option<DateTime<Utc>>,
+    pub has_token: bool,
+}
+
+impl From<TriggerRow> for super::TriggerRecord {
+    fn from(row: TriggerRow) -> Self {
+        Self {
+            definition_key: row.definition_key,
+            name: row.name,
+            kind: row.kind,
+            schedule: row.schedule,
+            input: json_or_corrupt(row.input),
+            next_fire_at: row.next_fire_at,
+            has_token: row.has_token,
+        }
+    }
+}

@@ -92,3 +92,5 @@ impl_people_store!(
 impl_tenant_store!(SqliteStore, begin: "BEGIN IMMEDIATE");
 
 impl_wait_store!(SqliteStore, begin: "BEGIN IMMEDIATE", skip_locked: "");
+
+impl_trigger_store!(SqliteStore, begin: "BEGIN IMMEDIATE");

@@ -573,3 +573,72 @@ async fn subprocesses(db: &TestDatabase, _backend: Backend) {
         "subprocess_cancelled"
     );
 }
+
+conformance!(
+    a_cron_tick_starts_one_instance_however_many_processes_see_it,
+    cron
+);
+async fn cron(db: &TestDatabase, _backend: Backend) {
+    let store = open(db).await;
+    publish(
+        &store,
+        json!({
+            "key": "tick", "name": "tick",
+            "triggers": [{"kind": "cron", "name": "every-second", "schedule": "* * * * * *",
+                          "input": {"from": "cron"}}],
+            "nodes": [{"id": "start", "kind": "start"}, {"id": "end", "kind": "end"}],
+            "edges": [{"from": "start", "to": "end"}]
+        }),
+    )
+    .await;
+    let listed = store.triggers("tick").await.expect("triggers");
+    assert_eq!(listed.len(), 1);
+    assert!(listed[0].next_fire_at.is_some());
+    // Two "processes": separate connection pools on the same database, racing for every tick.
+    let other = open(db).await;
+    let first = runtime(&store, 1);
+    let second = runtime(&other, 2);
+    let until = std::time::Instant::now() + Duration::from_millis(3_300);
+    while std::time::Instant::now() < until {
+        let _ = tokio::join!(first.fire_triggers(), second.fire_triggers());
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    first.drain().await.expect("drain");
+    let page = store
+        .list_instances(&engine::store::InstanceQuery {
+            definition_key: Some("tick".into()),
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .expect("list");
+    assert!((3..=4).contains(&page.total), "{} instances", page.total);
+    let mut times: Vec<chrono::DateTime<chrono::Utc>> = page
+        .items
+        .iter()
+        .map(|i| {
+            assert_eq!(i.trigger, engine::instance::Trigger::Cron);
+            assert_eq!(i.input, json!({"from": "cron"}));
+            i.created_at.parse().expect("time")
+        })
+        .collect();
+    times.sort();
+    for pair in times.windows(2) {
+        assert!(
+            (pair[1] - pair[0]).num_milliseconds() >= 500,
+            "two instances for one tick: {times:?}"
+        );
+    }
+
+    // A new version without the trigger stops it.
+    publish(
+        &store,
+        json!({
+            "key": "tick", "name": "tick",
+            "nodes": [{"id": "start", "kind": "start"}, {"id": "end", "kind": "end"}],
+            "edges": [{"from": "start", "to": "end"}]
+        }),
+    )
+    .await;
+    assert!(store.triggers("tick").await.expect("triggers").is_empty());
+}

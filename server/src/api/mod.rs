@@ -10,6 +10,7 @@ mod instances;
 mod limit;
 mod tasks;
 mod tenants;
+mod triggers;
 mod users;
 
 use std::sync::Arc;
@@ -79,6 +80,7 @@ fn public_routes() -> OpenApiRouter<ApiState> {
     OpenApiRouter::with_openapi(<ApiDoc as utoipa::OpenApi>::openapi())
         .routes(routes!(auth::token))
         .routes(routes!(tasks::finish_callback))
+        .routes(routes!(triggers::hook))
 }
 
 fn protected_routes() -> OpenApiRouter<ApiState> {
@@ -93,6 +95,8 @@ fn protected_routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(definitions::publish))
         .routes(routes!(definitions::grants, definitions::set_grants))
         .routes(routes!(definitions::version))
+        .routes(routes!(triggers::list))
+        .routes(routes!(triggers::issue_token))
         .routes(routes!(instances::start, instances::list))
         .routes(routes!(instances::read))
         .routes(routes!(instances::events))

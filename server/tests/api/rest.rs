@@ -501,6 +501,9 @@ async fn every_route_is_in_the_openapi_document_and_answers() {
         ("/tasks/{id}/unclaim", "post"),
         ("/tasks/{id}/complete", "post"),
         ("/callbacks/{token}", "post"),
+        ("/hooks/{token}", "post"),
+        ("/definitions/{key}/triggers", "get"),
+        ("/definitions/{key}/triggers/{name}/token", "post"),
     ];
     let mut documented = 0;
     for (path, item) in paths {

@@ -330,3 +330,124 @@ async fn a_callback_is_finished_once_by_its_token() {
     assert_eq!(finished["status"], "completed");
     assert_eq!(finished["output"], json!({"ticket": 7}));
 }
+
+#[tokio::test]
+async fn a_webhook_starts_its_definition_with_the_body_as_input() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let operator = app.user("otto", &[Role::Operator]).await;
+    let mut document = crate::rest::hello();
+    document["triggers"] = json!([{"kind": "webhook", "name": "deploy"}]);
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/api/v1/definitions",
+            Some(&admin),
+            Some(document),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    app.call(
+        Method::POST,
+        "/api/v1/definitions/hello/publish",
+        Some(&admin),
+        None,
+    )
+    .await;
+    let (status, listed) = app
+        .call(
+            Method::GET,
+            "/api/v1/definitions/hello/triggers",
+            Some(&operator),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(listed["items"][0]["name"], "deploy");
+    assert_eq!(listed["items"][0]["has_token"], false);
+
+    // Only someone who manages the definition issues the token.
+    let issue = "/api/v1/definitions/hello/triggers/deploy/token";
+    let (status, _) = app.call(Method::POST, issue, Some(&operator), None).await;
+    assert_eq!(status, 403);
+    let (status, _) = app
+        .call(
+            Method::POST,
+            "/api/v1/definitions/hello/triggers/nope/token",
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(status, 404);
+    let (status, issued) = app.call(Method::POST, issue, Some(&admin), None).await;
+    assert_eq!(status, 201, "{issued}");
+    let path = issued["path"].as_str().expect("path").to_string();
+
+    let (status, started) = app
+        .call(Method::POST, &path, None, Some(json!({"who": "hook"})))
+        .await;
+    assert_eq!(status, 201, "{started}");
+    let id = started["instance_id"].as_str().expect("id").to_string();
+    let finished = ended(&app, &admin, &id).await;
+    assert_eq!(finished["trigger"], "webhook");
+    assert_eq!(finished["output"]["greeting"], "hello hook");
+
+    // Bad input gets the start's own errors; a wrong token is unknown.
+    let (status, body) = app
+        .call(Method::POST, &path, None, Some(json!({"who": 7})))
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (422, Some("invalid_input"))
+    );
+    let response = app
+        .client
+        .post(app.url(&path))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), 400);
+    let (status, _) = app
+        .call(
+            Method::POST,
+            "/api/v1/hooks/not-a-token",
+            None,
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, 404);
+
+    // A repeated delivery with the same Idempotency-Key starts once.
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let response = app
+            .client
+            .post(app.url(&path))
+            .header("idempotency-key", "delivery-1")
+            .json(&json!({"who": "again"}))
+            .send()
+            .await
+            .expect("send");
+        let body: Value = response.json().await.expect("json");
+        ids.push(body["instance_id"].clone());
+    }
+    assert_eq!(ids[0], ids[1]);
+
+    // Rotating the token retires the old one.
+    let (_, rotated) = app.call(Method::POST, issue, Some(&admin), None).await;
+    let (status, _) = app
+        .call(Method::POST, &path, None, Some(json!({"who": "old"})))
+        .await;
+    assert_eq!(status, 404);
+    let (status, _) = app
+        .call(
+            Method::POST,
+            rotated["path"].as_str().expect("path"),
+            None,
+            Some(json!({"who": "new"})),
+        )
+        .await;
+    assert_eq!(status, 201);
+}
