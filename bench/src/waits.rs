@@ -61,7 +61,7 @@ pub async fn w4(store: &Arc<dyn Store>, url: &str) -> Result<f64, Error> {
         store,
         json!({"key": "w4", "name": "W4",
                "nodes": [{"id": "start", "kind": "start"},
-                         {"id": "ask", "kind": "approval", "assignees": ["user0"]},
+                         {"id": "ask", "kind": "approval", "title": "W4", "assignees": ["user0"]},
                          {"id": "end", "kind": "end"}],
                "edges": [{"from": "start", "to": "ask"}, {"from": "ask", "to": "end"}]}),
     )

@@ -103,6 +103,12 @@ pub struct InstanceRecord {
     /// The instance whose subprocess node started this one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_id: Option<Id>,
+    /// Debug mode: a failing node pauses the instance for an operator instead of failing it.
+    #[serde(default)]
+    pub debug: bool,
+    /// A dry run: nodes that reach outside are not run; their mocked outputs are used.
+    #[serde(default)]
+    pub mock: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

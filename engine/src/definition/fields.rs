@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 
-use super::node::{AcceptedStatus, FormFieldKind, Mapping, Node, NodeKind};
+use super::node::{AcceptedStatus, FormFieldKind, Http, Mapping, Node, NodeKind, Phase};
 use super::path;
 use super::validate::{first_line, name_rule};
 use super::{Issue, IssueCode};
@@ -65,45 +65,24 @@ pub(super) fn check(node: &Node, issues: &mut Vec<Issue>) {
             );
         }
     }
+    if let Some(compensation) = &node.compensation {
+        for phase in [Phase::Rollback, Phase::Cancel, Phase::Delete] {
+            if let Some(action) = compensation.action(phase) {
+                check_request(
+                    action,
+                    &format!("compensation.{}.", phase.as_str()),
+                    &mut report,
+                );
+            }
+        }
+    }
     match &node.kind {
         NodeKind::Start
         | NodeKind::End
         | NodeKind::Condition
         | NodeKind::Parallel
         | NodeKind::Join { .. } => {}
-        NodeKind::Http(http) => {
-            match http.url.as_deref().map(str::trim) {
-                None | Some("") => report.missing("url", "the URL to call"),
-                Some(url)
-                    if !(url.starts_with("http://")
-                        || url.starts_with("https://")
-                        || url.starts_with("{{")) =>
-                {
-                    report.push(
-                        "url",
-                        IssueCode::InvalidValue,
-                        format!("`{url}` is not an http:// or https:// URL"),
-                    )
-                }
-                Some(_) => {}
-            }
-            check_method(http.method.as_deref(), &mut report);
-            for (i, status) in http.accepted_statuses.iter().enumerate() {
-                let ok = match status {
-                    AcceptedStatus::Code(code) => (100..=599).contains(code),
-                    AcceptedStatus::Class(class) => {
-                        matches!(class.as_str(), "1xx" | "2xx" | "3xx" | "4xx" | "5xx")
-                    }
-                };
-                if !ok {
-                    report.push(
-                        format!("accepted_statuses[{i}]"),
-                        IssueCode::InvalidValue,
-                        "a status from 100 to 599, or a class like 2xx",
-                    );
-                }
-            }
-        }
+        NodeKind::Http(http) => check_request(http, "", &mut report),
         NodeKind::Script { script } => {
             if script.trim().is_empty() {
                 report.missing("script", "the script");
@@ -185,7 +164,7 @@ pub(super) fn check(node: &Node, issues: &mut Vec<Issue>) {
         }
         NodeKind::Callback(callback) => {
             if callback.url.is_some() {
-                check_method(callback.method.as_deref(), &mut report);
+                check_method(callback.method.as_deref(), "", &mut report);
             }
         }
         NodeKind::Job(job) => {
@@ -227,11 +206,11 @@ pub(super) fn check(node: &Node, issues: &mut Vec<Issue>) {
     }
 }
 
-fn check_method(method: Option<&str>, report: &mut Report<'_>) {
+fn check_method(method: Option<&str>, prefix: &str, report: &mut Report<'_>) {
     if let Some(method) = method {
         if !METHODS.contains(&method) {
             report.push(
-                "method",
+                format!("{prefix}method"),
                 IssueCode::InvalidValue,
                 format!("`{method}`: use one of {}", METHODS.join(", ")),
             );
@@ -288,4 +267,40 @@ pub(crate) fn compile_script(script: &str) -> Result<(), String> {
             first_line(&e.to_string())
         )
     })
+}
+
+/// An http request's URL, method and accepted statuses (an http node's, or a compensation
+/// action's, whose fields are named under `prefix`).
+fn check_request(http: &Http, prefix: &str, report: &mut Report<'_>) {
+    match http.url.as_deref().map(str::trim) {
+        None | Some("") => report.missing(&format!("{prefix}url"), "the URL to call"),
+        Some(url)
+            if !(url.starts_with("http://")
+                || url.starts_with("https://")
+                || url.starts_with("{{")) =>
+        {
+            report.push(
+                format!("{prefix}url"),
+                IssueCode::InvalidValue,
+                format!("`{url}` is not an http:// or https:// URL"),
+            )
+        }
+        Some(_) => {}
+    }
+    check_method(http.method.as_deref(), prefix, report);
+    for (i, status) in http.accepted_statuses.iter().enumerate() {
+        let ok = match status {
+            AcceptedStatus::Code(code) => (100..=599).contains(code),
+            AcceptedStatus::Class(class) => {
+                matches!(class.as_str(), "1xx" | "2xx" | "3xx" | "4xx" | "5xx")
+            }
+        };
+        if !ok {
+            report.push(
+                format!("{prefix}accepted_statuses[{i}]"),
+                IssueCode::InvalidValue,
+                "a status from 100 to 599, or a class like 2xx",
+            );
+        }
+    }
 }

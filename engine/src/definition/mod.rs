@@ -22,8 +22,9 @@ use serde_json::Value;
 pub use duration::{Duration, DurationError};
 pub use issue::{Issue, IssueCode};
 pub use node::{
-    AcceptedStatus, Approval, Body, Callback, Edge, Foreach, FormField, FormFieldKind, Http, Job,
-    JoinMode, Mapping, Node, NodeKind, OnError, Position, Retry, Subprocess, Timer,
+    AcceptedStatus, Approval, Body, Callback, Compensation, Edge, Foreach, FormField,
+    FormFieldKind, Http, Job, JoinMode, Mapping, Node, NodeKind, OnError, Phase, Position, Retry,
+    Subprocess, Timer,
 };
 pub use record::{DefinitionRecord, DefinitionStatus, VersionRecord};
 pub use trigger::TriggerSpec;

@@ -29,9 +29,12 @@ pub struct Node {
     pub timeout: Option<Duration>,
     #[serde(default, skip_serializing_if = "OnError::is_fail")]
     pub on_error: OnError,
-    /// Rollback action; its model comes with compensation (kept as written until then).
+    /// What undoes or cleans up the node's work: run on rollback, cancel or delete.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub compensation: Option<Value>,
+    pub compensation: Option<Compensation>,
+    /// The output a dry run uses instead of running a node that reaches outside.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mock: Option<Value>,
     /// Data binding expression from the root entity (`wecmdb:unit>wecmdb:host`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub binding: Option<String>,
@@ -52,8 +55,61 @@ pub(crate) const COMMON_FIELDS: &[&str] = &[
     "timeout",
     "on_error",
     "compensation",
+    "mock",
     "binding",
 ];
+
+/// The actions that undo or clean up what a completed node did, by phase — the provisioning
+/// engine's `rollback`, `cancel` and `delete` events. Each is an http request whose templates see
+/// the node's run: `{{input.x}}`, `{{output.x}}`, `{{context.x}}`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Compensation {
+    /// When the instance fails: completed nodes are rolled back in reverse order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback: Option<Http>,
+    /// When the instance is cancelled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancel: Option<Http>,
+    /// When the instance is deleted: cleans up what the node produced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delete: Option<Http>,
+}
+
+/// The phases of [`Compensation`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    Rollback,
+    Cancel,
+    Delete,
+}
+
+impl Phase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Rollback => "rollback",
+            Phase::Cancel => "cancel",
+            Phase::Delete => "delete",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [Phase::Rollback, Phase::Cancel, Phase::Delete]
+            .into_iter()
+            .find(|p| p.as_str() == text)
+    }
+}
+
+impl Compensation {
+    pub fn action(&self, phase: Phase) -> Option<&Http> {
+        match phase {
+            Phase::Rollback => self.rollback.as_ref(),
+            Phase::Cancel => self.cancel.as_ref(),
+            Phase::Delete => self.delete.as_ref(),
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]

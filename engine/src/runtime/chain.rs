@@ -75,7 +75,7 @@ pub(super) async fn chain(
                     input,
                     context: &context,
                     idempotency_key: String::new(),
-                    callback: None,
+                    extra: None,
                 };
                 execute(inner, next.node, call).await
             }

@@ -5,6 +5,7 @@
 //! comes next — so a completed node never runs again, and an item whose worker died is taken over
 //! when its lease expires. Several processes on one PostgreSQL share the queue.
 
+mod actions;
 mod chain;
 pub mod executors;
 pub mod expr;
@@ -107,6 +108,18 @@ pub struct StartRequest {
     pub idempotency_key: Option<String>,
 }
 
+/// How an instance runs (see DESIGN §4).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Mode {
+    /// A node that fails (after its retries) pauses the instance for an operator, who re-runs
+    /// it, skips it, or resumes — leaving debug mode, so the instance fails and rolls back.
+    pub debug: bool,
+    /// A dry run: nodes that reach outside (http, callback, approval, subprocess, timer, job)
+    /// are not run; each completes with its `mock` output (or a neutral one), so the run shows
+    /// what would happen with no external effect.
+    pub mock: bool,
+}
+
 /// A start's outcome.
 #[derive(Debug, Clone)]
 pub struct Started {
@@ -170,6 +183,15 @@ impl Runtime {
 
     /// [`Runtime::start`], telling whether an idempotency key found an earlier instance.
     pub async fn start_once(&self, request: StartRequest) -> Result<Started, RuntimeError> {
+        self.start_with(request, Mode::default()).await
+    }
+
+    /// [`Runtime::start_once`] in debug mode or as a dry run.
+    pub async fn start_with(
+        &self,
+        request: StartRequest,
+        mode: Mode,
+    ) -> Result<Started, RuntimeError> {
         let inner = &self.inner;
         let key = request.definition_key.as_str();
         let version = inner.published(key, request.version).await?;
@@ -193,6 +215,8 @@ impl Runtime {
                     .map(|limit| (inner.ids.next_id(), limit.as_std().as_millis() as i64)),
                 idempotency_key: request.idempotency_key.as_deref(),
                 parent: None,
+                debug: mode.debug,
+                mock: mode.mock,
             })
             .await?;
         inner.wake.notify_one();
@@ -209,11 +233,44 @@ impl Runtime {
         change: InstanceChange,
         actor: &str,
     ) -> Result<InstanceRecord, StoreError> {
-        let instance = self.inner.store.change_instance(id, change, actor).await?;
-        if change == InstanceChange::Resume {
-            self.inner.wake.notify_one();
+        // The compensation phase this change may start: a cancel's cancel actions; the
+        // rollback of a debug instance resumed past its failed node.
+        let phase = match change {
+            InstanceChange::Cancel => Some(crate::definition::Phase::Cancel),
+            InstanceChange::Resume => Some(crate::definition::Phase::Rollback),
+            InstanceChange::Pause => None,
+        };
+        let mut actions = None;
+        if let Some(phase) = phase {
+            if let Some(current) = self.inner.store.instance(id).await? {
+                let definition = self
+                    .inner
+                    .definition(&current.definition_key, current.version)
+                    .await?;
+                let applies = phase == crate::definition::Phase::Cancel || current.debug;
+                if applies && !current.mock && actions::has_actions(&definition, phase) {
+                    actions = Some(self.inner.next_id());
+                }
+            }
         }
+        let instance = self
+            .inner
+            .store
+            .change_instance(id, change, actor, actions)
+            .await?;
+        self.inner.wake.notify_one();
         Ok(instance)
+    }
+
+    /// Deletes an ended instance: runs the `delete` actions of its completed nodes (latest
+    /// first), cleaning up what it produced; `instance.deleted` ends its log. The record stays.
+    pub async fn delete(&self, id: Id, actor: &str) -> Result<(), StoreError> {
+        self.inner
+            .store
+            .request_delete(id, self.inner.next_id(), actor)
+            .await?;
+        self.inner.wake.notify_one();
+        Ok(())
     }
 
     /// Re-runs or skips one node of a paused instance (one that failed with `on_error: pause`,

@@ -16,13 +16,16 @@ use crate::id::Id;
 use crate::instance::{InstanceStatus, NodeRunStatus};
 use crate::store::{
     Arrival, Completion, FinishedRun, IterationChange, IterationKey, NewEvent, NewNodeRun,
-    NextItem, RunStart, StepState, StoreError, WorkItem, DEADLINE_NODE,
+    NextItem, RunStart, StepState, StoreError, WorkItem, ACTIONS_NODE, DEADLINE_NODE,
 };
 
 /// Runs one item and returns the items handed on to this worker (leased to it already).
 pub(super) async fn process(inner: &Inner, item: WorkItem) -> Result<Vec<WorkItem>, StoreError> {
     if item.node_id == DEADLINE_NODE {
         return deadline(inner, &item).await;
+    }
+    if item.node_id == ACTIONS_NODE {
+        return super::actions::process(inner, &item).await;
     }
     let definition = inner.definition(&item.definition_key, item.version).await?;
     let Some(at) = definition.locate(&item.node_id) else {
@@ -82,8 +85,15 @@ async fn wait(
         (None, None) => now,
     };
     let delay_ms = (until - now).num_milliseconds().max(0);
+    let state = inner
+        .store
+        .step_state(item.instance_id, None, iteration_of(item))
+        .await?;
+    if state.mock {
+        return run(inner, item, at).await;
+    }
     let run_id = inner.next_id();
-    commit(inner, item, None, None, |state| {
+    commit(inner, item, None, Some(state), |state| {
         if state.status != InstanceStatus::Running {
             return None;
         }
@@ -145,9 +155,17 @@ where
             // records what was already running; it only stops new work being leased.)
             return Ok(Vec::new());
         }
-        let Some(completion) = build(&state) else {
+        let Some(mut completion) = build(&state) else {
             return Ok(Vec::new());
         };
+        // A failing instance whose nodes can be rolled back rolls back first (not a dry run,
+        // which did nothing to undo).
+        if completion.fail.is_some() && !state.mock {
+            let definition = inner.definition(&item.definition_key, item.version).await?;
+            if super::actions::has_actions(&definition, crate::definition::Phase::Rollback) {
+                completion.rollback = Some(inner.next_id());
+            }
+        }
         match inner.store.complete_step(completion).await {
             Ok(outcome) => return Ok(outcome.handed),
             Err(StoreError::Stale) => continue,
@@ -185,6 +203,7 @@ pub(super) fn base<'a>(inner: &'a Inner, item: &'a WorkItem, state: &StepState) 
         fail: None,
         pause: None,
         wait: None,
+        rollback: None,
     }
 }
 
@@ -330,6 +349,17 @@ pub(super) async fn run_with(
             Err(e) => decided = Some(Err(e)),
         }
     }
+    // A dry run does not reach outside: the node completes with its mocked output.
+    let mocked = state.mock
+        && !skipped
+        && decided.is_none()
+        && item.resume_run.is_none()
+        && reaches_outside(&node.kind);
+    if mocked {
+        if let Ok(given) = &input {
+            decided = Some(Ok(mock_output(node, given)));
+        }
+    }
 
     // A node that reaches outside is recorded as started before it runs, so a crash mid-call
     // leaves a trace; one that only computes is recorded whole when it finishes.
@@ -356,7 +386,7 @@ pub(super) async fn run_with(
                 input,
                 context: &view,
                 idempotency_key: item.id.to_string(),
-                callback: None,
+                extra: None,
             };
             execute(inner, node, call).await
         }
@@ -412,7 +442,18 @@ pub(super) async fn run_with(
         if skipped && plan.status == NodeRunStatus::Completed {
             plan.status = NodeRunStatus::Skipped;
         }
+        // Debug mode: a failure with no attempt left waits for an operator instead.
+        if state.debug && retry_in.is_none() && plan.fail.is_some() {
+            plan.pause = plan.fail.take();
+        }
         let mut c = base(inner, item, state);
+        if mocked {
+            c.events.push(NewEvent {
+                node_id: Some(node.id.clone()),
+                kind: "mock.passed",
+                data: json!({"run": run_id, "output": plan.output}),
+            });
+        }
         let held = plan.pause.is_some();
         let produced = record(inner, item, node, &ran, plan, &mut c);
         if held {
@@ -442,6 +483,24 @@ pub(super) async fn run_with(
         Some(c)
     })
     .await
+}
+
+/// What a node that reaches outside gives in a dry run: its `mock` output, or a neutral one —
+/// an approval takes its first outcome, an http call answers 200, a timer passes its input on.
+fn mock_output(node: &Node, input: &Value) -> Value {
+    if let Some(output) = &node.mock {
+        return output.clone();
+    }
+    match &node.kind {
+        NodeKind::Approval(approval) => json!({
+            "outcome": approval.outcomes.first().map(String::as_str).unwrap_or("approve"),
+            "data": {},
+            "by": "mock",
+        }),
+        NodeKind::Http(_) => json!({"status": 200, "headers": {}, "body": null}),
+        NodeKind::Timer(_) => input.clone(),
+        _ => json!({}),
+    }
 }
 
 /// How a node's run went, for recording.

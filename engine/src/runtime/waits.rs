@@ -55,6 +55,10 @@ pub(super) async fn begin(
     if state.status != InstanceStatus::Running {
         return Ok(Vec::new());
     }
+    if state.mock {
+        // A dry run waits on nobody (see `step::run_with`).
+        return run_with(inner, item, at, None).await;
+    }
     let view = foreach::view(&state).into_owned();
     let input = match &item.input {
         Some(given) => given.clone(),
@@ -206,6 +210,7 @@ async fn send_callback(
         timeout: None,
         on_error: Default::default(),
         compensation: None,
+        mock: None,
         binding: None,
         kind: NodeKind::Http(spec.clone()),
     };
@@ -214,7 +219,7 @@ async fn send_callback(
         input,
         context,
         idempotency_key: item.id.to_string(),
-        callback: Some(callback_json(inner, token)),
+        extra: Some(json!({"callback": callback_json(inner, token)})),
     };
     if let Err(e) = inner.executors.http.execute(&spec, &call).await {
         let finish = crate::store::CallbackFinish {

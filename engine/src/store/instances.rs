@@ -52,11 +52,16 @@ pub trait InstanceStore: Send + Sync {
 
     /// Cancels, pauses or resumes an instance. `Conflict` when its status does not allow it;
     /// `NotFound` when there is no such instance.
+    ///
+    /// `actions` is the first item of the compensation phase the change starts, when the
+    /// definition has actions for it: the cancel actions of a cancel; the rollback of a debug
+    /// instance resumed past a failed node (which leaves debug mode and fails it).
     async fn change_instance(
         &self,
         id: Id,
         change: InstanceChange,
         actor: &str,
+        actions: Option<Id>,
     ) -> Result<InstanceRecord, StoreError>;
 
     /// Applies a finished step in one transaction. `Stale` when the instance moved on since
@@ -142,6 +147,8 @@ pub struct NewInstance<'a> {
     pub idempotency_key: Option<&'a str>,
     /// A subprocess: the parent instance and its held activation, released when this one ends.
     pub parent: Option<(Id, Id)>,
+    pub debug: bool,
+    pub mock: bool,
 }
 
 /// The reserved node id of an instance's deadline item (never a node's id: `$` is not allowed
@@ -185,6 +192,10 @@ pub struct StepOutcome {
 #[derive(Debug, Clone, PartialEq)]
 pub struct StepState {
     pub status: InstanceStatus,
+    /// The instance is in debug mode: a failing node pauses it instead.
+    pub debug: bool,
+    /// The instance is a dry run.
+    pub mock: bool,
     pub context: Value,
     pub rev: i32,
     /// Branches that already arrived at the node: (from, live).
@@ -371,4 +382,7 @@ pub struct Completion<'a> {
     pub fail: Option<Value>,
     /// What a node that starts waiting waits on (its held activation is among `next`).
     pub wait: Option<super::NewWait>,
+    /// When the step fails the instance and its definition has rollback actions: the first
+    /// rollback step's item (the instance is `rolling_back` until the rollback is over).
+    pub rollback: Option<Id>,
 }

@@ -15,9 +15,12 @@ mod sql_people;
 #[macro_use]
 mod sql_tenants;
 #[macro_use]
+mod sql_actions;
+#[macro_use]
 mod sql_triggers;
 #[macro_use]
 mod sql_waits;
+pub mod actions;
 mod instances;
 mod people;
 mod postgres;
@@ -34,6 +37,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 pub use self::url::{redact, DatabaseUrl, DatabaseUrlError};
+pub use actions::{ActionRan, ActionStep, ActionStore, ACTIONS_NODE};
 pub use instances::{
     Arrival, Completion, FinishedRun, InstanceChange, InstanceStore, IterationChange, IterationKey,
     IterationState, NewEvent, NewInstance, NewNodeRun, NextItem, NodeOperation, RunStart,
@@ -105,7 +109,15 @@ impl StoreError {
 /// Everything the engine keeps durably goes through this trait.
 #[async_trait]
 pub trait Store:
-    InstanceStore + PeopleStore + TenantStore + WaitStore + TriggerStore + Send + Sync + 'static
+    InstanceStore
+    + PeopleStore
+    + TenantStore
+    + WaitStore
+    + TriggerStore
+    + ActionStore
+    + Send
+    + Sync
+    + 'static
 {
     fn backend(&self) -> Backend;
 

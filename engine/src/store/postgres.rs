@@ -95,3 +95,5 @@ impl_tenant_store!(PostgresStore, begin: "BEGIN");
 impl_wait_store!(PostgresStore, begin: "BEGIN", skip_locked: "for update skip locked");
 
 impl_trigger_store!(PostgresStore, begin: "BEGIN");
+
+impl_action_store!(PostgresStore, begin: "BEGIN", for_update: "for update");

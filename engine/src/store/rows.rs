@@ -164,6 +164,8 @@ pub(crate) struct InstanceRow {
     pub ended_at: Option<DateTime<Utc>>,
     pub cost_ms: Option<i64>,
     pub parent_id: Option<i64>,
+    pub debug: bool,
+    pub mock: bool,
 }
 
 impl InstanceRow {
@@ -187,6 +189,8 @@ impl InstanceRow {
             ended_at: self.ended_at.map(format_time),
             cost_ms: self.cost_ms,
             parent_id: self.parent_id.map(Id),
+            debug: self.debug,
+            mock: self.mock,
         })
     }
 }

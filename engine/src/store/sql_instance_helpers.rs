@@ -27,10 +27,13 @@ macro_rules! impl_instance_helpers {
                 let row: $crate::store::rows::InstanceRow = sqlx::query_as(
                     "insert into instances
                          (id, version_id, definition_key, version, status, input, context,
-                          trigger, operator, created_at, idempotency_key, parent_id, parent_item)
-                     values ($1, $2, $3, $4, 'running', $5, $5, $6, $7, $8, $9, $10, $11)
+                          trigger, operator, created_at, idempotency_key, parent_id, parent_item,
+                          debug, mock)
+                     values ($1, $2, $3, $4, 'running', $5, $5, $6, $7, $8, $9, $10, $11, $12,
+                             $13)
                      returning id, version_id, definition_key, version, status, input, context,
-                               output, error, trigger, operator, created_at, ended_at, cost_ms, parent_id",
+                               output, error, trigger, operator, created_at, ended_at, cost_ms, parent_id,
+                               debug, mock",
                 )
                 .bind(new.id.0)
                 .bind(new.version_id.0)
@@ -43,6 +46,8 @@ macro_rules! impl_instance_helpers {
                 .bind(new.idempotency_key)
                 .bind(new.parent.map(|(instance, _)| instance.0))
                 .bind(new.parent.map(|(_, item)| item.0))
+                .bind(new.debug)
+                .bind(new.mock)
                 .fetch_one(&mut **tx)
                 .await
                 .map_err(StoreError::from_sqlx)?;
@@ -241,7 +246,8 @@ macro_rules! impl_instance_helpers {
             ) -> Result<Option<$crate::instance::InstanceRecord>, $crate::store::StoreError> {
                 let row: Option<$crate::store::rows::InstanceRow> = sqlx::query_as(
                     "select id, version_id, definition_key, version, status, input, context,
-                            output, error, trigger, operator, created_at, ended_at, cost_ms, parent_id
+                            output, error, trigger, operator, created_at, ended_at, cost_ms, parent_id,
+                               debug, mock
                        from instances where operator = $1 and idempotency_key = $2",
                 )
                 .bind(operator)
@@ -259,7 +265,8 @@ macro_rules! impl_instance_helpers {
             ) -> Result<$crate::instance::InstanceRecord, $crate::store::StoreError> {
                 let row: $crate::store::rows::InstanceRow = sqlx::query_as(
                     "select id, version_id, definition_key, version, status, input, context,
-                            output, error, trigger, operator, created_at, ended_at, cost_ms, parent_id
+                            output, error, trigger, operator, created_at, ended_at, cost_ms, parent_id,
+                               debug, mock
                        from instances where id = $1",
                 )
                 .bind(id)

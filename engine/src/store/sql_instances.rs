@@ -62,7 +62,8 @@ macro_rules! impl_instance_store {
             ) -> Result<Option<$crate::instance::InstanceRecord>, $crate::store::StoreError> {
                 let row: Option<$crate::store::rows::InstanceRow> = sqlx::query_as(
                     "select id, version_id, definition_key, version, status, input, context,
-                            output, error, trigger, operator, created_at, ended_at, cost_ms, parent_id
+                            output, error, trigger, operator, created_at, ended_at, cost_ms, parent_id,
+                               debug, mock
                        from instances where id = $1",
                 )
                 .bind(id.0)
@@ -103,7 +104,8 @@ macro_rules! impl_instance_store {
                     .map_err(StoreError::from_sqlx)?;
                 let rows: Vec<$crate::store::rows::InstanceRow> = sqlx::query_as(&format!(
                     "select id, version_id, definition_key, version, status, input, context,
-                            output, error, trigger, operator, created_at, ended_at, cost_ms, parent_id
+                            output, error, trigger, operator, created_at, ended_at, cost_ms, parent_id,
+                               debug, mock
                      {FILTER} order by id desc limit $6 offset $7"
                 ))
                 .bind(query.status.map(|s| s.as_str()))
@@ -174,7 +176,8 @@ macro_rules! impl_instance_store {
                       where id in (select id from work_items
                                     where due_at <= $3 and (lease_until is null or lease_until < $3)
                                       and not held
-                                      and instance_id in (select id from instances where status = 'running')
+                                      and (instance_id in (select id from instances where status = 'running')
+                                           or node_id = $5)
                                     order by due_at, id limit $4 ",
                     $skip_locked,
                     ")
@@ -189,6 +192,7 @@ macro_rules! impl_instance_store {
                 .bind(until)
                 .bind(now)
                 .bind(limit)
+                .bind($crate::store::ACTIONS_NODE)
                 .fetch_all(&mut *tx)
                 .await
                 .map_err(StoreError::from_sqlx)?;
@@ -205,13 +209,15 @@ macro_rules! impl_instance_store {
                 iteration: Option<$crate::store::IterationKey>,
             ) -> Result<$crate::store::StepState, $crate::store::StoreError> {
                 use $crate::store::StoreError;
-                let row: Option<(String, sqlx::types::Json<serde_json::Value>, i32)> =
-                    sqlx::query_as("select status, context, step_rev from instances where id = $1")
-                        .bind(instance.0)
-                        .fetch_optional(&self.pool)
-                        .await
-                        .map_err(StoreError::from_sqlx)?;
-                let (status, context, rev) =
+                type Row = (String, sqlx::types::Json<serde_json::Value>, i32, bool, bool);
+                let row: Option<Row> = sqlx::query_as(
+                    "select status, context, step_rev, debug, mock from instances where id = $1",
+                )
+                .bind(instance.0)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(StoreError::from_sqlx)?;
+                let (status, context, rev, debug, mock) =
                     row.ok_or_else(|| StoreError::NotFound(format!("instance {instance}")))?;
                 let arrivals: Vec<(String, bool)> = match join {
                     None => Vec::new(),
@@ -233,6 +239,8 @@ macro_rules! impl_instance_store {
                     status: $crate::instance::InstanceStatus::parse(&status)
                         .ok_or_else(|| StoreError::Corrupt(format!("instance status `{status}`")))?,
                     context: context.0,
+                    debug,
+                    mock,
                     rev,
                     arrivals,
                     iteration,
@@ -276,21 +284,22 @@ macro_rules! impl_instance_store {
                 id: $crate::id::Id,
                 change: $crate::store::InstanceChange,
                 actor: &str,
+                actions: Option<$crate::id::Id>,
             ) -> Result<$crate::instance::InstanceRecord, $crate::store::StoreError> {
                 use $crate::store::{InstanceChange, StoreError};
                 let (from, to, kind) = change.rule();
                 let now = $crate::store::rows::now();
                 let _write = self.write_guard().await;
                 let mut tx = self.pool.begin_with($begin).await.map_err(StoreError::from_sqlx)?;
-                let current: Option<(String, chrono::DateTime<chrono::Utc>)> = sqlx::query_as(concat!(
-                    "select status, created_at from instances where id = $1 ",
+                let current: Option<(String, chrono::DateTime<chrono::Utc>, bool)> = sqlx::query_as(concat!(
+                    "select status, created_at, debug from instances where id = $1 ",
                     $for_update
                 ))
                 .bind(id.0)
                 .fetch_optional(&mut *tx)
                 .await
                 .map_err(StoreError::from_sqlx)?;
-                let (status, created) =
+                let (status, created, debug) =
                     current.ok_or_else(|| StoreError::NotFound(format!("instance {id}")))?;
                 if !from.contains(&status.as_str()) {
                     return Err(StoreError::Conflict(format!(
@@ -316,7 +325,11 @@ macro_rules! impl_instance_store {
                     InstanceChange::Cancel => {
                         // Everything below it (subprocesses, open tasks) is cancelled with it.
                         Self::cancel_in(&mut tx, id.0, created, now).await?;
-                        Self::end_waits_in(&mut tx, id.0, to, now).await?;
+                        Self::end_waits_in(&mut tx, id.0, to, true, now).await?;
+                        if let Some(item) = actions {
+                            Self::queue_phase_in(&mut tx, id.0, $crate::definition::Phase::Cancel, item, now)
+                                .await?;
+                        }
                     }
                     InstanceChange::Resume => {
                         let held: Option<String> = sqlx::query_scalar(
@@ -328,10 +341,51 @@ macro_rules! impl_instance_store {
                         .fetch_optional(&mut *tx)
                         .await
                         .map_err(StoreError::from_sqlx)?;
-                        if let Some(node) = held {
-                            return Err(StoreError::Conflict(format!(
-                                "node `{node}` failed and waits for an operator: re-run or skip it"
-                            )));
+                        match held {
+                            // Debug mode: resuming past the failed node leaves debug mode, and
+                            // the instance fails (rolling back first when it has actions).
+                            Some(node) if debug => {
+                                let error: Option<Option<sqlx::types::Json<serde_json::Value>>> =
+                                    sqlx::query_scalar(
+                                        "select error from node_runs
+                                          where instance_id = $1 and node_id = $2
+                                          order by id desc limit 1",
+                                    )
+                                    .bind(id.0)
+                                    .bind(&node)
+                                    .fetch_optional(&mut *tx)
+                                    .await
+                                    .map_err(StoreError::from_sqlx)?;
+                                let cause = error.flatten().map(|e| e.0).unwrap_or_default();
+                                let fail = serde_json::json!({
+                                    "node": node,
+                                    "code": cause["code"].as_str().unwrap_or("failed"),
+                                    "message": cause["message"].as_str().unwrap_or("the node failed"),
+                                });
+                                sqlx::query("update instances set debug = $2 where id = $1")
+                                    .bind(id.0)
+                                    .bind(false)
+                                    .execute(&mut *tx)
+                                    .await
+                                    .map_err(StoreError::from_sqlx)?;
+                                let (_, ended) =
+                                    Self::fail_in(&mut tx, id.0, &fail, created, actions, now).await?;
+                                let left = $crate::store::NewEvent {
+                                    node_id: None,
+                                    kind: "instance.debug_left",
+                                    data: serde_json::json!({"by": actor}),
+                                };
+                                Self::append_events(&mut tx, id.0, &[left, ended], now).await?;
+                                let record = Self::instance_in(&mut tx, id.0).await?;
+                                tx.commit().await.map_err(StoreError::from_sqlx)?;
+                                return Ok(record);
+                            }
+                            Some(node) => {
+                                return Err(StoreError::Conflict(format!(
+                                    "node `{node}` failed and waits for an operator: re-run or skip it"
+                                )));
+                            }
+                            None => {}
                         }
                         // Leases taken before the pause need not run out first.
                         sqlx::query(

@@ -179,44 +179,51 @@ macro_rules! impl_instance_steps {
                         data: serde_json::json!({"by": "engine", "reason": reason}),
                     });
                 }
-                if status.is_final() {
-                    let cost = (now - created).num_milliseconds().max(0);
-                    sqlx::query(
-                        "update instances set status = $2, error = $3, ended_at = $4, cost_ms = $5
-                          where id = $1",
-                    )
-                    .bind(instance)
-                    .bind(status.as_str())
-                    .bind(step.fail.as_ref().map(sqlx::types::Json))
-                    .bind(now)
-                    .bind(cost)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(StoreError::from_sqlx)?;
-                    let mut dropped = 0;
-                    for table in ["work_items", "join_arrivals", "loop_iterations"] {
-                        dropped += sqlx::query(&format!("delete from {table} where instance_id = $1"))
-                            .bind(instance)
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(StoreError::from_sqlx)?
-                            .rows_affected();
+                let status = match (status, &step.fail) {
+                    // Failed: at once, or after rolling back its completed nodes.
+                    (InstanceStatus::Failed, Some(error)) => {
+                        let (status, event) =
+                            Self::fail_in(&mut tx, instance, error, created, step.rollback, now)
+                                .await?;
+                        events.push(event);
+                        status
                     }
-                    // A completed instance has nothing left waiting, and usually no parent:
-                    // the common case costs no statement more.
-                    if dropped > 0 || status == InstanceStatus::Failed || parent_item.is_some() {
-                        Self::end_waits_in(&mut tx, instance, status, now).await?;
+                    (InstanceStatus::Completed, _) => {
+                        let cost = (now - created).num_milliseconds().max(0);
+                        sqlx::query(
+                            "update instances set status = $2, ended_at = $3, cost_ms = $4
+                              where id = $1",
+                        )
+                        .bind(instance)
+                        .bind(status.as_str())
+                        .bind(now)
+                        .bind(cost)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(StoreError::from_sqlx)?;
+                        let mut dropped = 0;
+                        for table in ["work_items", "join_arrivals", "loop_iterations"] {
+                            dropped += sqlx::query(&format!("delete from {table} where instance_id = $1"))
+                                .bind(instance)
+                                .execute(&mut *tx)
+                                .await
+                                .map_err(StoreError::from_sqlx)?
+                                .rows_affected();
+                        }
+                        // A completed instance has nothing left waiting, and usually no
+                        // parent: the common case costs no statement more.
+                        if dropped > 0 || parent_item.is_some() {
+                            Self::end_waits_in(&mut tx, instance, status, true, now).await?;
+                        }
+                        events.push($crate::store::NewEvent {
+                            node_id: None,
+                            kind: "instance.completed",
+                            data: serde_json::json!({"cost_ms": cost}),
+                        });
+                        status
                     }
-                    events.push($crate::store::NewEvent {
-                        node_id: None,
-                        kind: if status == InstanceStatus::Failed {
-                            "instance.failed"
-                        } else {
-                            "instance.completed"
-                        },
-                        data: serde_json::json!({"cost_ms": cost, "error": step.fail}),
-                    });
-                }
+                    (other, _) => other,
+                };
                 Self::append_events(&mut tx, instance, &events, now).await?;
                 tx.commit().await.map_err(StoreError::from_sqlx)?;
                 let handed = if hand_off && status == InstanceStatus::Running {

@@ -100,6 +100,8 @@ macro_rules! impl_wait_store {
                             deadline: child.deadline,
                             idempotency_key: None,
                             parent: Some(($crate::id::Id(instance), child.parent_item)),
+                            debug: false,
+                            mock: false,
                         };
                         Self::insert_instance_in(tx, &new, now).await?;
                         Self::announce(tx).await?;
@@ -137,11 +139,13 @@ macro_rules! impl_wait_store {
 
             /// An instance is over (`status`): what it still waits on ends — open tasks and
             /// callbacks are cancelled, running subprocesses are cancelled with everything below
-            /// them — and a subprocess's parent goes on with its result.
+            /// them — and, with `release_parent`, a subprocess's parent goes on with its result
+            /// (not yet while it rolls back).
             async fn end_waits_in(
                 tx: &mut sqlx::Transaction<'_, <Self as $crate::store::sql_backend::Backend>::Db>,
                 instance: i64,
                 status: $crate::instance::InstanceStatus,
+                release_parent: bool,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> Result<(), $crate::store::StoreError> {
                 use $crate::instance::InstanceStatus;
@@ -153,7 +157,7 @@ macro_rules! impl_wait_store {
                         .fetch_optional(&mut **tx)
                         .await
                         .map_err(StoreError::from_sqlx)?;
-                if let Some((Some(item), output, error)) = parent {
+                if let (true, Some((Some(item), output, error))) = (release_parent, parent) {
                     let result = match status {
                         InstanceStatus::Completed => {
                             answer::completed(output.map(|o| o.0).unwrap_or_default())
@@ -414,17 +418,27 @@ macro_rules! impl_wait_store {
             > {
                 use $crate::store::StoreError;
                 use $crate::task::TaskStatus;
-                // Which tasks: those offered to one of the person's principals in the status
-                // asked for, and those they claimed; by default both open and claimed.
-                let filter = |b: &mut sqlx::QueryBuilder<'_, <Self as $crate::store::sql_backend::Backend>::Db>| {
-                    b.push(" from human_tasks t where t.id in (");
+                // Which tasks, as a set of ids read from indexes only: those offered to one of
+                // the person's principals in the status asked for, and those they claimed; by
+                // default both open and claimed. Counting and choosing the page need no task
+                // rows; only the page's tasks are read.
+                let ids = |b: &mut sqlx::QueryBuilder<'_, <Self as $crate::store::sql_backend::Backend>::Db>| {
                     let offered = match query.status {
                         None => Some(TaskStatus::Open),
                         Some(TaskStatus::Claimed) => None,
                         Some(other) => Some(other),
                     };
+                    let of_definition = |b: &mut sqlx::QueryBuilder<'_, <Self as $crate::store::sql_backend::Backend>::Db>, column: &str| {
+                        if let Some(key) = &query.definition_key {
+                            b.push(format!(
+                                " and {column} in (select id from human_tasks where definition_key = "
+                            ));
+                            b.push_bind(key.clone());
+                            b.push(")");
+                        }
+                    };
                     if let Some(status) = offered {
-                        b.push("select task_id from task_candidates where status = ");
+                        b.push("select task_id as id from task_candidates where status = ");
                         b.push_bind(status.as_str());
                         b.push(" and principal in (");
                         let mut list = b.separated(", ");
@@ -432,36 +446,35 @@ macro_rules! impl_wait_store {
                             list.push_bind(principal);
                         }
                         b.push(")");
+                        of_definition(b, "task_id");
                     }
                     if matches!(query.status, None | Some(TaskStatus::Claimed)) {
                         if offered.is_some() {
-                            b.push(" union all ");
+                            b.push(" union ");
                         }
                         b.push("select id from human_tasks where status = 'claimed' and claimed_by = ");
                         b.push_bind(query.username.clone());
-                    }
-                    b.push(")");
-                    if let Some(key) = &query.definition_key {
-                        b.push(" and t.definition_key = ");
-                        b.push_bind(key.clone());
+                        of_definition(b, "id");
                     }
                 };
-                let mut count = sqlx::QueryBuilder::new("select count(*)");
-                filter(&mut count);
+                let mut count = sqlx::QueryBuilder::new("select count(*) from (");
+                ids(&mut count);
+                count.push(") ids");
                 let total: i64 = count
                     .build_query_scalar()
                     .fetch_one(&self.pool)
                     .await
                     .map_err(StoreError::from_sqlx)?;
                 let mut page = sqlx::QueryBuilder::new(format!(
-                    "select {}",
+                    "select {} from human_tasks where id in (select id from (",
                     $crate::store::rows::TASK_COLUMNS
                 ));
-                filter(&mut page);
-                page.push(" order by t.id desc limit ");
+                ids(&mut page);
+                page.push(") ids order by id desc limit ");
                 page.push_bind(query.limit);
                 page.push(" offset ");
                 page.push_bind(query.offset);
+                page.push(") order by id desc");
                 let rows: Vec<$crate::store::rows::TaskRow> = page
                     .build_query_as()
                     .fetch_all(&self.pool)

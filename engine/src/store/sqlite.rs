@@ -94,3 +94,5 @@ impl_tenant_store!(SqliteStore, begin: "BEGIN IMMEDIATE");
 impl_wait_store!(SqliteStore, begin: "BEGIN IMMEDIATE", skip_locked: "");
 
 impl_trigger_store!(SqliteStore, begin: "BEGIN IMMEDIATE");
+
+impl_action_store!(SqliteStore, begin: "BEGIN IMMEDIATE", for_update: "");

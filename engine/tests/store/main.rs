@@ -8,6 +8,7 @@ use engine::store::{self, DatabaseUrl, Store};
 use engine::testing::TestDatabase;
 
 mod access;
+mod compensation;
 mod definitions;
 mod http;
 mod loops;

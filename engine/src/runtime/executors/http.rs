@@ -134,8 +134,12 @@ impl HttpExecutor {
     }
 
     pub async fn execute(&self, http: &Http, call: &Call<'_>) -> Result<Value, NodeError> {
-        let scope =
-            json!({"input": call.input, "context": call.context, "callback": call.callback});
+        let mut scope = json!({"input": call.input, "context": call.context});
+        if let Some(Value::Object(extra)) = &call.extra {
+            for (name, value) in extra {
+                scope[name] = value.clone();
+            }
+        }
         let method = http.method.as_deref().unwrap_or("GET").to_ascii_uppercase();
         let mut method = Method::from_bytes(method.as_bytes())
             .map_err(|_| NodeError::new("http_request", format!("`{method}` is not a method")))?;

@@ -53,9 +53,9 @@ pub struct Call<'a> {
     /// Stable across re-runs of the same activation (after a crash), so receivers can drop
     /// duplicates: the work item's id.
     pub idempotency_key: String,
-    /// A callback node's request: its token, the path and (when the server's public address is
-    /// known) the URL to finish it at, for templates as `{{callback.url}}`.
-    pub callback: Option<Value>,
+    /// More names for the templates, beside `input` and `context`: a callback's request has
+    /// `callback` (`{{callback.url}}`), a compensation action the node's `output`.
+    pub extra: Option<Value>,
 }
 
 /// Runs a node's work by its kind.
