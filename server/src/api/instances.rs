@@ -13,7 +13,7 @@ use axum::{Extension, Json};
 use engine::id::Id;
 use engine::instance::{InstanceRecord, InstanceStatus, Trigger};
 use engine::people::Permission;
-use engine::runtime::{NodeAction, StartRequest};
+use engine::runtime::{Mode, NodeAction, StartRequest};
 use engine::service::Caller;
 use engine::store::{InstanceChange, InstanceQuery};
 use futures::stream::{self, Stream};
@@ -57,8 +57,6 @@ pub async fn start(
     ApiJson(body): ApiJson<StartBody>,
 ) -> ApiResult<Response> {
     for (given, field) in [
-        (body.debug, "debug"),
-        (body.mock, "mock"),
         (body.session_id.is_some(), "session_id"),
         (body.bindings.is_some(), "bindings"),
     ] {
@@ -80,16 +78,23 @@ pub async fn start(
         }
     }
     authorize(&api, &caller, &body.definition_key, Permission::Use).await?;
+    let mode = Mode {
+        debug: body.debug,
+        mock: body.mock,
+    };
     let started = api
         .runtime
-        .start_once(StartRequest {
-            definition_key: body.definition_key,
-            version: body.version,
-            input: body.input.unwrap_or_else(|| json!({})),
-            trigger: Trigger::Api,
-            operator: caller.user.username.clone(),
-            idempotency_key: body.idempotency_key,
-        })
+        .start_with(
+            StartRequest {
+                definition_key: body.definition_key,
+                version: body.version,
+                input: body.input.unwrap_or_else(|| json!({})),
+                trigger: Trigger::Api,
+                operator: caller.user.username.clone(),
+                idempotency_key: body.idempotency_key,
+            },
+            mode,
+        )
         .await?;
     let status = if started.existing {
         StatusCode::OK
@@ -253,27 +258,36 @@ pub struct AfterQuery {
     after: Option<i32>,
 }
 
-/// `cancel`, `pause` or `resume` the instance.
+/// `cancel` (running its nodes' cancel actions), `pause` or `resume` the instance — resuming a
+/// debug instance held at a failed node leaves debug mode and fails it (rolling back) — or
+/// `delete` an ended one (running its nodes' cleanup actions; 202, the cleanup runs after).
 #[utoipa::path(post, path = "/instances/{id}/{operation}", tag = "instances", security(("bearer" = [])),
-    params(("id" = String, Path), ("operation" = String, Path, description = "cancel | pause | resume")),
+    params(("id" = String, Path), ("operation" = String, Path, description = "cancel | pause | resume | delete")),
     responses((status = 200, body = Object), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError)))]
 pub async fn operate(
     State(api): State<ApiState>,
     Extension(caller): Extension<Caller>,
     Path((id, operation)): Path<(String, String)>,
-) -> ApiResult<Json<InstanceRecord>> {
+) -> ApiResult<Response> {
     let change = match operation.as_str() {
-        "cancel" => InstanceChange::Cancel,
-        "pause" => InstanceChange::Pause,
-        "resume" => InstanceChange::Resume,
+        "cancel" => Some(InstanceChange::Cancel),
+        "pause" => Some(InstanceChange::Pause),
+        "resume" => Some(InstanceChange::Resume),
+        "delete" => None,
         other => return Err(ApiError::not_found(format!("operation `{other}`"))),
     };
     let instance = visible(&api, &caller, &id, true).await?;
+    let Some(change) = change else {
+        api.runtime
+            .delete(instance.id, &caller.user.username)
+            .await?;
+        return Ok((StatusCode::ACCEPTED, Json(instance)).into_response());
+    };
     let changed = api
         .runtime
         .change(instance.id, change, &caller.user.username)
         .await?;
-    Ok(Json(changed))
+    Ok(Json(changed).into_response())
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]

@@ -4,6 +4,7 @@ mod auth;
 mod authz;
 mod crash;
 mod helpers;
+mod modes;
 mod rest;
 mod scheduler;
 mod shell;

@@ -319,10 +319,10 @@ async fn bad_input_is_a_4xx_naming_the_problem_and_writes_nothing() {
         (
             Method::POST,
             "/api/v1/instances",
-            Some(json!({"definition_key": "hello", "mock": true})),
+            Some(json!({"definition_key": "hello", "session_id": "s-1"})),
             422,
             "not_supported",
-            Some("mock"),
+            Some("session_id"),
         ),
         (
             Method::GET,
