@@ -114,13 +114,19 @@ mod tests {
 
     #[test]
     fn schedules_give_the_next_time_and_bad_ones_are_issues() {
-        let at = chrono::Utc.with_ymd_and_hms(2026, 1, 1, 1, 59, 30).unwrap();
-        let next = next_fire("0 2 * * *", at).unwrap();
+        let at = chrono::Utc
+            .with_ymd_and_hms(2026, 1, 1, 1, 59, 30)
+            .single()
+            .expect("time");
+        let next = next_fire("0 2 * * *", at).expect("next");
         assert_eq!(
             next,
-            chrono::Utc.with_ymd_and_hms(2026, 1, 1, 2, 0, 0).unwrap()
+            chrono::Utc
+                .with_ymd_and_hms(2026, 1, 1, 2, 0, 0)
+                .single()
+                .expect("time")
         );
-        let every_second = next_fire("* * * * * *", at).unwrap();
+        let every_second = next_fire("* * * * * *", at).expect("next");
         assert_eq!((every_second - at).num_seconds(), 1);
 
         let mut issues = Vec::new();

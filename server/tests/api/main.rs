@@ -3,6 +3,7 @@
 mod auth;
 mod authz;
 mod crash;
+mod cron;
 mod helpers;
 mod modes;
 mod rest;
