@@ -19,6 +19,8 @@ mod sql_actions;
 #[macro_use]
 mod sql_triggers;
 #[macro_use]
+mod sql_wait_helpers;
+#[macro_use]
 mod sql_waits;
 pub mod actions;
 mod instances;

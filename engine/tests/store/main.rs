@@ -13,6 +13,7 @@ mod definitions;
 mod http;
 mod loops;
 mod operations;
+mod outside;
 mod runtime;
 mod service;
 mod tasks;
