@@ -42,6 +42,28 @@ pub struct Node {
     pub kind: NodeKind,
 }
 
+impl Node {
+    /// A node of `kind` with nothing but its id: how the runtime runs a request that is not a
+    /// node of its own (a callback's request, a compensation action).
+    pub fn bare(id: impl Into<String>, kind: NodeKind) -> Self {
+        Self {
+            id: id.into(),
+            name: String::new(),
+            description: String::new(),
+            position: None,
+            input_mappings: Vec::new(),
+            output_mappings: Vec::new(),
+            retry: None,
+            timeout: None,
+            on_error: OnError::Fail,
+            compensation: None,
+            mock: None,
+            binding: None,
+            kind,
+        }
+    }
+}
+
 /// The fields every node may carry, whatever its kind.
 pub(crate) const COMMON_FIELDS: &[&str] = &[
     "id",

@@ -67,21 +67,7 @@ pub(super) async fn process(inner: &Inner, item: &WorkItem) -> Result<Vec<WorkIt
             },
         )
         .await?;
-    let node = Node {
-        id: run.node_id.clone(),
-        name: String::new(),
-        description: String::new(),
-        position: None,
-        input_mappings: Vec::new(),
-        output_mappings: Vec::new(),
-        retry: None,
-        timeout: None,
-        on_error: Default::default(),
-        compensation: None,
-        mock: None,
-        binding: None,
-        kind: NodeKind::Http(action.clone()),
-    };
+    let node = Node::bare(run.node_id.clone(), NodeKind::Http(action.clone()));
     let call = Call {
         node: &node,
         input: run.input.clone().unwrap_or(Value::Null),

@@ -199,21 +199,7 @@ async fn send_callback(
         body: callback.body.clone(),
         accepted_statuses: Vec::new(),
     };
-    let node = crate::definition::Node {
-        id: item.node_id.clone(),
-        name: String::new(),
-        description: String::new(),
-        position: None,
-        input_mappings: Vec::new(),
-        output_mappings: Vec::new(),
-        retry: None,
-        timeout: None,
-        on_error: Default::default(),
-        compensation: None,
-        mock: None,
-        binding: None,
-        kind: NodeKind::Http(spec.clone()),
-    };
+    let node = crate::definition::Node::bare(item.node_id.clone(), NodeKind::Http(spec.clone()));
     let call = Call {
         node: &node,
         input,

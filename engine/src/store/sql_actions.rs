@@ -12,6 +12,19 @@ macro_rules! impl_action_store {
                 item: $crate::id::Id,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> Result<(), $crate::store::StoreError> {
+                let input = $crate::store::actions::phase_input(phase, &[]);
+                Self::insert_phase_item_in(tx, instance, item, &input, now).await?;
+                Self::announce(tx).await
+            }
+
+            /// A step of a phase in the queue, due at once.
+            async fn insert_phase_item_in(
+                tx: &mut sqlx::Transaction<'_, <Self as $crate::store::sql_backend::Backend>::Db>,
+                instance: i64,
+                item: $crate::id::Id,
+                input: &serde_json::Value,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<(), $crate::store::StoreError> {
                 sqlx::query(
                     "insert into work_items (id, instance_id, node_id, from_node, live, due_at, input)
                      values ($1, $2, $3, null, $4, $5, $6)",
@@ -21,11 +34,11 @@ macro_rules! impl_action_store {
                 .bind($crate::store::ACTIONS_NODE)
                 .bind(true)
                 .bind(now)
-                .bind(sqlx::types::Json($crate::store::actions::phase_input(phase, &[])))
+                .bind(sqlx::types::Json(input))
                 .execute(&mut **tx)
                 .await
                 .map_err($crate::store::StoreError::from_sqlx)?;
-                Self::announce(tx).await
+                Ok(())
             }
 
             /// Ends an instance as failed now, or — when `rollback` names the first step of
@@ -62,13 +75,7 @@ macro_rules! impl_action_store {
                 .execute(&mut **tx)
                 .await
                 .map_err(StoreError::from_sqlx)?;
-                for table in ["work_items", "join_arrivals", "loop_iterations"] {
-                    sqlx::query(&format!("delete from {table} where instance_id = $1"))
-                        .bind(instance)
-                        .execute(&mut **tx)
-                        .await
-                        .map_err(StoreError::from_sqlx)?;
-                }
+                Self::drop_work_in(tx, instance).await?;
                 Self::end_waits_in(tx, instance, InstanceStatus::Failed, ended, now).await?;
                 let event = match rollback {
                     Some(item) => {
@@ -197,20 +204,7 @@ macro_rules! impl_action_store {
                 }
                 match &step.next {
                     Some((item, input)) => {
-                        sqlx::query(
-                            "insert into work_items
-                                 (id, instance_id, node_id, from_node, live, due_at, input)
-                             values ($1, $2, $3, null, $4, $5, $6)",
-                        )
-                        .bind(item.0)
-                        .bind(instance)
-                        .bind($crate::store::ACTIONS_NODE)
-                        .bind(true)
-                        .bind(now)
-                        .bind(sqlx::types::Json(input))
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(StoreError::from_sqlx)?;
+                        Self::insert_phase_item_in(&mut tx, instance, *item, input, now).await?;
                     }
                     None => match step.phase {
                         Phase::Rollback => {

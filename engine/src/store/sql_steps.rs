@@ -201,15 +201,7 @@ macro_rules! impl_instance_steps {
                         .execute(&mut *tx)
                         .await
                         .map_err(StoreError::from_sqlx)?;
-                        let mut dropped = 0;
-                        for table in ["work_items", "join_arrivals", "loop_iterations"] {
-                            dropped += sqlx::query(&format!("delete from {table} where instance_id = $1"))
-                                .bind(instance)
-                                .execute(&mut *tx)
-                                .await
-                                .map_err(StoreError::from_sqlx)?
-                                .rows_affected();
-                        }
+                        let dropped = Self::drop_work_in(&mut tx, instance).await?;
                         // A completed instance has nothing left waiting, and usually no
                         // parent: the common case costs no statement more.
                         if dropped > 0 || parent_item.is_some() {

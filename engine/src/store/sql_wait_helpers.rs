@@ -255,14 +255,26 @@ macro_rules! impl_wait_helpers {
                 .execute(&mut **tx)
                 .await
                 .map_err(StoreError::from_sqlx)?;
+                Self::drop_work_in(tx, id).await?;
+                Ok(())
+            }
+
+            /// Drops an ended instance's queued work, join arrivals and foreach iterations;
+            /// returns how many rows went.
+            async fn drop_work_in(
+                tx: &mut sqlx::Transaction<'_, <Self as $crate::store::sql_backend::Backend>::Db>,
+                instance: i64,
+            ) -> Result<u64, $crate::store::StoreError> {
+                let mut dropped = 0;
                 for table in ["work_items", "join_arrivals", "loop_iterations"] {
-                    sqlx::query(&format!("delete from {table} where instance_id = $1"))
-                        .bind(id)
+                    dropped += sqlx::query(&format!("delete from {table} where instance_id = $1"))
+                        .bind(instance)
                         .execute(&mut **tx)
                         .await
-                        .map_err(StoreError::from_sqlx)?;
+                        .map_err($crate::store::StoreError::from_sqlx)?
+                        .rows_affected();
                 }
-                Ok(())
+                Ok(dropped)
             }
 
             async fn task_in(

@@ -108,10 +108,20 @@ pub async fn claim(
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<HumanTask>> {
-    let task = visible(&api, &caller, &id, true).await?;
+    take(&api, &caller, &id, true).await
+}
+
+/// Claims the task for the caller (`claim`) or gives it back (`!claim`).
+async fn take(
+    api: &ApiState,
+    caller: &Caller,
+    id: &str,
+    claim: bool,
+) -> ApiResult<Json<HumanTask>> {
+    let task = visible(api, caller, id, true).await?;
     Ok(Json(
         api.store
-            .claim_task(task.id, &caller.user.username, true)
+            .claim_task(task.id, &caller.user.username, claim)
             .await?,
     ))
 }
@@ -125,12 +135,7 @@ pub async fn unclaim(
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<HumanTask>> {
-    let task = visible(&api, &caller, &id, true).await?;
-    Ok(Json(
-        api.store
-            .claim_task(task.id, &caller.user.username, false)
-            .await?,
-    ))
+    take(&api, &caller, &id, false).await
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

@@ -136,3 +136,20 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_on_postgres() -> Option<TestApp> {
     Some(spawn_on(TestDatabase::postgres().await?).await)
 }
+
+/// Asks `check` every 20 ms until it answers `Some`, for at most ten seconds; `what` names what
+/// is awaited when it never comes.
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        if let Some(found) = check().await {
+            return found;
+        }
+        assert!(std::time::Instant::now() < deadline, "{what} never came");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}

@@ -3,7 +3,7 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::spawn_app;
+use crate::helpers::{eventually, spawn_app};
 use crate::rest::{ended, hello};
 
 #[tokio::test]
@@ -44,8 +44,7 @@ async fn debug_and_dry_run_starts_and_delete_work_over_http() {
     assert_eq!(status, 201, "{started}");
     assert_eq!(started["debug"], true);
     let id = started["id"].as_str().expect("id").to_string();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
+    eventually("the pause", || async {
         let (_, now) = app
             .call(
                 Method::GET,
@@ -54,12 +53,9 @@ async fn debug_and_dry_run_starts_and_delete_work_over_http() {
                 None,
             )
             .await;
-        if now["status"] == "paused" {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "{now}");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+        (now["status"] == "paused").then_some(())
+    })
+    .await;
     let (status, body) = app
         .call(
             Method::POST,
@@ -84,20 +80,19 @@ async fn debug_and_dry_run_starts_and_delete_work_over_http() {
         )
         .await;
     assert_eq!(status, 202);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
+    eventually("instance.deleted", || async {
         let events = app
             .runtime
             .store()
             .events(id.parse().expect("id"), 0)
             .await
             .expect("events");
-        if events.last().is_some_and(|e| e.kind == "instance.deleted") {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "never deleted");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+        events
+            .last()
+            .is_some_and(|e| e.kind == "instance.deleted")
+            .then_some(())
+    })
+    .await;
 
     // A dry run completes as the real one would, flagged as such.
     let (status, started) = app

@@ -2,13 +2,11 @@
 //! bad submissions are refused field by field with nothing written, a second completion is 409;
 //! a callback is finished with its token once, duplicates are no-ops.
 
-use std::time::{Duration, Instant};
-
 use engine::people::Role;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, TestApp};
+use crate::helpers::{eventually, spawn_app, TestApp};
 use crate::rest::ended;
 
 /// A published workflow whose `ask` node is an approval for `assignee`.
@@ -58,9 +56,8 @@ pub async fn start_and_wait_for_task(app: &TestApp, token: &str, key: &str) -> (
         .await;
     assert_eq!(status, 201, "{body}");
     let instance = body["id"].as_str().expect("id").to_string();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let (_, events) = app
+    eventually("the task", || async {
+        let (_, read) = app
             .call(
                 Method::GET,
                 &format!("/api/v1/instances/{instance}"),
@@ -68,17 +65,14 @@ pub async fn start_and_wait_for_task(app: &TestApp, token: &str, key: &str) -> (
                 None,
             )
             .await;
-        let waiting = events["node_runs"]
+        read["node_runs"]
             .as_array()
             .into_iter()
             .flatten()
-            .any(|r| r["node_id"] == "ask" && r["status"] == "waiting");
-        if waiting {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the task never opened: {events}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+            .any(|r| r["node_id"] == "ask" && r["status"] == "waiting")
+            .then_some(())
+    })
+    .await;
     let page = app
         .runtime
         .store()
@@ -229,22 +223,18 @@ async fn an_approver_works_a_task_from_the_inbox() {
     assert_eq!(history["total"], 1);
 }
 
-async fn callback_token(app: &TestApp, token: &str, instance: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
+async fn callback_token(app: &TestApp, instance: &str) -> String {
+    eventually("the callback", || async {
         let events = app
             .runtime
             .store()
             .events(instance.parse().expect("id"), 0)
             .await
             .expect("events");
-        if let Some(waiting) = events.iter().find(|e| e.kind == "node.waiting") {
-            let found: Value = waiting.data["callback"]["token"].clone();
-            return found.as_str().expect("token").to_string();
-        }
-        assert!(Instant::now() < deadline, "no callback for {token}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        let waiting = events.iter().find(|e| e.kind == "node.waiting")?;
+        Some(waiting.data["callback"]["token"].as_str()?.to_string())
+    })
+    .await
 }
 
 #[tokio::test]
@@ -285,7 +275,7 @@ async fn a_callback_is_finished_once_by_its_token() {
         )
         .await;
     let instance = started["id"].as_str().expect("id").to_string();
-    let token = callback_token(&app, &admin, &instance).await;
+    let token = callback_token(&app, &instance).await;
 
     // The token is the credential: no bearer token needed, and a wrong one is just unknown.
     let (status, body) = app
