@@ -45,7 +45,7 @@ pub use instances::{
     IterationState, NewEvent, NewInstance, NewNodeRun, NextItem, NodeOperation, RunStart,
     StepOutcome, StepState, WorkItem, DEADLINE_NODE,
 };
-pub use people::{NewToken, NewUser, PeopleStore, RefreshOutcome, TokenKind};
+pub use people::{NewToken, NewUser, PeopleStore, RefreshOutcome, TokenKind, UserChange};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 pub use tenants::{Company, Department, NewCompany, NewDepartment, TenantStore};

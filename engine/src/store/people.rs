@@ -25,6 +25,10 @@ pub trait PeopleStore: Send + Sync {
     /// Sets the password hash and revokes every token of the user.
     async fn set_password(&self, id: Id, hash: &str) -> Result<(), StoreError>;
 
+    /// Changes what is given (display name, roles, groups); the user's next request sees it.
+    /// `NotFound` when there is no such user.
+    async fn update_user(&self, id: Id, change: UserChange<'_>) -> Result<User, StoreError>;
+
     /// Disables (or enables) the user; disabling revokes every token at once.
     async fn set_disabled(&self, id: Id, disabled: bool) -> Result<(), StoreError>;
 
@@ -103,4 +107,12 @@ pub enum RefreshOutcome {
     Reused,
     /// Unknown, expired, revoked, or its user is disabled.
     Invalid,
+}
+
+/// What [`PeopleStore::update_user`] changes; `None` leaves a field as it is.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct UserChange<'a> {
+    pub display_name: Option<&'a str>,
+    pub roles: Option<&'a [Role]>,
+    pub groups: Option<&'a [String]>,
 }

@@ -183,6 +183,66 @@ macro_rules! impl_people_store {
                 tx.commit().await.map_err(StoreError::from_sqlx)
             }
 
+            async fn update_user(
+                &self,
+                id: $crate::id::Id,
+                change: $crate::store::UserChange<'_>,
+            ) -> Result<$crate::people::User, $crate::store::StoreError> {
+                use $crate::store::StoreError;
+                let now = $crate::store::rows::now();
+                let roles = change.roles.map(|roles| {
+                    let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+                    serde_json::to_string(&names).unwrap_or_else(|_| "[]".into())
+                });
+                {
+                    let _write = self.write_guard().await;
+                    let mut tx = self
+                        .pool
+                        .begin_with($begin)
+                        .await
+                        .map_err(StoreError::from_sqlx)?;
+                    let changed = sqlx::query(
+                        "update users set display_name = coalesce($2, display_name),
+                                roles = coalesce($3, roles), updated_at = $4
+                          where id = $1",
+                    )
+                    .bind(id.0)
+                    .bind(change.display_name)
+                    .bind(roles)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::from_sqlx)?;
+                    if changed.rows_affected() == 0 {
+                        return Err(StoreError::NotFound(format!("user {id}")));
+                    }
+                    if let Some(groups) = change.groups {
+                        sqlx::query("delete from user_groups where user_id = $1")
+                            .bind(id.0)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(StoreError::from_sqlx)?;
+                        let mut unique: Vec<&String> = groups.iter().collect();
+                        unique.sort();
+                        unique.dedup();
+                        for group in unique {
+                            sqlx::query(
+                                "insert into user_groups (group_name, user_id) values ($1, $2)",
+                            )
+                            .bind(group)
+                            .bind(id.0)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(StoreError::from_sqlx)?;
+                        }
+                    }
+                    tx.commit().await.map_err(StoreError::from_sqlx)?;
+                }
+                $crate::store::PeopleStore::user(self, id)
+                    .await?
+                    .ok_or_else(|| StoreError::NotFound(format!("user {id}")))
+            }
+
             async fn set_disabled(
                 &self,
                 id: $crate::id::Id,

@@ -386,3 +386,45 @@ async fn tenants(db: &TestDatabase, _backend: Backend) {
         .expect("none")
         .is_empty());
 }
+
+conformance!(a_users_roles_and_groups_change_in_place, user_change);
+async fn user_change(db: &TestDatabase, _backend: Backend) {
+    let store = open(db).await;
+    let access = AccessService::new(store.clone(), IdGenerator::new(1));
+    let user = access
+        .create_user(
+            "ann",
+            "Ann",
+            "ann-password-1",
+            &[Role::Approver],
+            &["a".into()],
+        )
+        .await
+        .expect("user");
+    let groups = vec![
+        "buyers".to_string(),
+        "ops".to_string(),
+        "buyers".to_string(),
+    ];
+    let changed = store
+        .update_user(
+            user.id,
+            engine::store::UserChange {
+                display_name: None,
+                roles: Some(&[Role::Approver, Role::Operator]),
+                groups: Some(&groups),
+            },
+        )
+        .await
+        .expect("update");
+    assert_eq!(changed.display_name, "Ann", "left as it was");
+    assert_eq!(changed.roles, [Role::Approver, Role::Operator]);
+    assert_eq!(changed.groups, ["buyers", "ops"]);
+    let missing = store
+        .update_user(engine::id::Id(1), engine::store::UserChange::default())
+        .await;
+    assert!(matches!(
+        missing,
+        Err(engine::store::StoreError::NotFound(_))
+    ));
+}

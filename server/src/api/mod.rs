@@ -104,6 +104,7 @@ fn protected_routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(instances::node_operation))
         .routes(routes!(users::create, users::list))
         .routes(routes!(users::set_disabled))
+        .routes(routes!(users::update))
         .routes(routes!(tenants::create_company, tenants::list_companies))
         .routes(routes!(
             tenants::department_tree,

@@ -1,5 +1,5 @@
-//! People administration, for administrators: create users (roles, groups), list them, disable
-//! and enable them (disabling ends every sign-in at once).
+//! People administration, for administrators: create users (roles, groups), list them, change
+//! their roles and groups, disable and enable them (disabling ends every sign-in at once).
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use engine::people::{Role, User};
 use engine::service::Caller;
+use engine::store::UserChange;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -46,23 +47,8 @@ pub async fn create(
     ApiJson(body): ApiJson<NewUserBody>,
 ) -> ApiResult<Response> {
     admin_only(&caller)?;
-    let mut roles = Vec::new();
-    for name in &body.roles {
-        roles.push(Role::parse(name).ok_or_else(|| {
-            ApiError::bad_request(
-                "roles",
-                format!("role `{name}`: use designer, operator, approver or admin"),
-            )
-        })?);
-    }
-    for group in &body.groups {
-        if group.trim().is_empty() || group.len() > 64 {
-            return Err(ApiError::bad_request(
-                "groups",
-                "a group name is 1 to 64 characters",
-            ));
-        }
-    }
+    let roles = parse_roles(&body.roles)?;
+    check_groups(&body.groups)?;
     let display = body
         .display_name
         .clone()
@@ -79,6 +65,92 @@ pub async fn create(
         )
         .await?;
     Ok((StatusCode::CREATED, Json(user)).into_response())
+}
+
+fn parse_roles(names: &[String]) -> ApiResult<Vec<Role>> {
+    names
+        .iter()
+        .map(|name| {
+            Role::parse(name).ok_or_else(|| {
+                ApiError::bad_request(
+                    "roles",
+                    format!("role `{name}`: use designer, operator, approver or admin"),
+                )
+            })
+        })
+        .collect()
+}
+
+fn check_groups(groups: &[String]) -> ApiResult<()> {
+    if groups.iter().any(|g| g.trim().is_empty() || g.len() > 64) {
+        return Err(ApiError::bad_request(
+            "groups",
+            "a group name is 1 to 64 characters",
+        ));
+    }
+    Ok(())
+}
+
+fn parse_user_id(id: &str) -> ApiResult<engine::id::Id> {
+    id.parse()
+        .map_err(|_| ApiError::bad_request("id", format!("`{id}` is not a user id")))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserChangeBody {
+    display_name: Option<String>,
+    /// The user's roles from now on: designer | operator | approver | admin
+    roles: Option<Vec<String>>,
+    /// The user's groups from now on (these decide which tasks reach them)
+    groups: Option<Vec<String>>,
+}
+
+/// Change a user's display name, roles or groups; what is left out stays. Takes effect with the
+/// user's next request. Admins only; an admin cannot take the admin role from themselves.
+#[utoipa::path(patch, path = "/users/{id}", tag = "people", security(("bearer" = [])),
+    params(("id" = String, Path)), request_body = UserChangeBody,
+    responses((status = 200, body = Object), (status = 400, body = ApiError), (status = 403, body = ApiError),
+              (status = 404, body = ApiError), (status = 409, body = ApiError)))]
+pub async fn update(
+    State(api): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<UserChangeBody>,
+) -> ApiResult<Json<User>> {
+    admin_only(&caller)?;
+    let id = parse_user_id(&id)?;
+    let roles = body.roles.as_deref().map(parse_roles).transpose()?;
+    if let Some(groups) = &body.groups {
+        check_groups(groups)?;
+    }
+    let display = body.display_name.as_deref().map(str::trim);
+    if display.is_some_and(str::is_empty) {
+        return Err(ApiError::bad_request(
+            "display_name",
+            "a display name cannot be empty",
+        ));
+    }
+    if id == caller.user.id && roles.as_ref().is_some_and(|r| !r.contains(&Role::Admin)) {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            "you cannot take the admin role from yourself",
+        )
+        .field("roles"));
+    }
+    let user = api
+        .store
+        .update_user(
+            id,
+            UserChange {
+                display_name: display,
+                roles: roles.as_deref(),
+                groups: body.groups.as_deref(),
+            },
+        )
+        .await?;
+    Ok(Json(user))
 }
 
 /// Every user, by username. Admins only.
@@ -111,9 +183,7 @@ pub async fn set_disabled(
         "enable" => false,
         other => return Err(ApiError::not_found(format!("operation `{other}`"))),
     };
-    let id = id
-        .parse()
-        .map_err(|_| ApiError::bad_request("id", format!("`{id}` is not a user id")))?;
+    let id = parse_user_id(&id)?;
     if disabled && id == caller.user.id {
         return Err(ApiError::new(
             StatusCode::CONFLICT,

@@ -113,6 +113,10 @@ async fn every_route_for_every_role_on_own_and_others_objects() {
     let (_, mine) = crate::tasks::start_and_wait_for_task(&app, &admin, "ask-approver").await;
     let (_, not_mine) = crate::tasks::start_and_wait_for_task(&app, &admin, "ask-other").await;
     let answer = json!({"outcome": "approve", "data": {"comment": "fine"}});
+    let (_, me) = app
+        .call(Method::GET, "/api/v1/me", Some(&tokens[3]), None)
+        .await;
+    let approver_id = me["id"].as_str().expect("id").to_string();
 
     let draft = |key: &str| {
         let mut document = hello();
@@ -310,6 +314,12 @@ async fn every_route_for_every_role_on_own_and_others_objects() {
             format!("/api/v1/instances/{started_earlier}/nodes/greet/retry"),
             Some(json!({"input": {}})),
             [Ok, Hidden, Forbidden, Hidden],
+        ),
+        (
+            Method::PATCH,
+            format!("/api/v1/users/{approver_id}"),
+            Some(json!({"display_name": "The Approver"})),
+            [Ok, Forbidden, Forbidden, Forbidden],
         ),
         (Method::GET, "/api/v1/tasks".into(), None, [Ok, Ok, Ok, Ok]),
         (

@@ -490,6 +490,7 @@ async fn every_route_is_in_the_openapi_document_and_answers() {
         ("/users", "post"),
         ("/users", "get"),
         ("/users/{id}/{operation}", "post"),
+        ("/users/{id}", "patch"),
         ("/companies", "post"),
         ("/companies", "get"),
         ("/companies/{id}/departments", "get"),

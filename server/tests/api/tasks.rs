@@ -441,3 +441,72 @@ async fn a_webhook_starts_its_definition_with_the_body_as_input() {
         .await;
     assert_eq!(status, 201);
 }
+
+#[tokio::test]
+async fn a_user_given_a_group_sees_its_tasks() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let ben = app.user("ben", &[Role::Approver]).await;
+    publish_approval(&app, &admin, "purchase", "nobody-in-particular").await;
+    start_and_wait_for_task(&app, &admin, "purchase").await;
+    let (_, inbox) = app
+        .call(Method::GET, "/api/v1/tasks", Some(&ben), None)
+        .await;
+    assert_eq!(inbox["total"], 0);
+
+    let (_, me) = app.call(Method::GET, "/api/v1/me", Some(&ben), None).await;
+    let path = format!("/api/v1/users/{}", me["id"].as_str().expect("id"));
+    let (status, changed) = app
+        .call(
+            Method::PATCH,
+            &path,
+            Some(&admin),
+            Some(json!({"groups": ["buyers"], "roles": ["approver", "operator"]})),
+        )
+        .await;
+    assert_eq!(status, 200, "{changed}");
+    assert_eq!(changed["groups"], json!(["buyers"]));
+    let (_, inbox) = app
+        .call(Method::GET, "/api/v1/tasks", Some(&ben), None)
+        .await;
+    assert_eq!(inbox["total"], 1, "the same sign-in sees the new group");
+    let (_, me) = app.call(Method::GET, "/api/v1/me", Some(&ben), None).await;
+    assert_eq!(me["roles"], json!(["approver", "operator"]));
+
+    // Bad input names its field and changes nothing; an admin keeps their own admin role.
+    for (body, field) in [
+        (json!({"roles": ["boss"]}), "roles"),
+        (json!({"groups": [""]}), "groups"),
+        (json!({"display_name": " "}), "display_name"),
+        (json!({"nickname": "x"}), "nickname"),
+    ] {
+        let (status, error) = app
+            .call(Method::PATCH, &path, Some(&admin), Some(body.clone()))
+            .await;
+        assert_eq!(status, 400, "{body}: {error}");
+        assert_eq!(error["field"], field, "{body}: {error}");
+    }
+    let (_, still) = app.call(Method::GET, "/api/v1/me", Some(&ben), None).await;
+    assert_eq!(still["groups"], json!(["buyers"]));
+    let (_, admin_me) = app
+        .call(Method::GET, "/api/v1/me", Some(&admin), None)
+        .await;
+    let (status, _) = app
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/users/{}", admin_me["id"].as_str().expect("id")),
+            Some(&admin),
+            Some(json!({"roles": ["designer"]})),
+        )
+        .await;
+    assert_eq!(status, 409);
+    let (status, _) = app
+        .call(
+            Method::PATCH,
+            "/api/v1/users/12345",
+            Some(&admin),
+            Some(json!({"display_name": "Nobody"})),
+        )
+        .await;
+    assert_eq!(status, 404);
+}
