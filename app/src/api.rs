@@ -78,6 +78,7 @@ pub mod ssr {
     #[derive(Clone)]
     pub struct AppContext {
         pub store: Arc<dyn Store>,
+        pub tasks: engine::service::TaskService,
     }
 
     pub fn store() -> Result<Arc<dyn Store>, AppError> {

@@ -12,7 +12,7 @@ use axum::http::{HeaderName, Request};
 use axum::Router;
 use engine::id::IdGenerator;
 use engine::runtime::{Runtime, RuntimeConfig};
-use engine::service::{AccessService, DefinitionService};
+use engine::service::{AccessService, DefinitionService, TaskService};
 use engine::store::{self, Store, StoreError};
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
@@ -134,6 +134,7 @@ impl Application {
             runtime: runtime.clone(),
             definitions: DefinitionService::new(store.clone(), ids),
             access,
+            tasks: TaskService::new(runtime.clone()),
             limiter: crate::api::RateLimiter::new(config.rate_limit),
         };
         let router = router(AppState {
@@ -216,6 +217,7 @@ impl Application {
 pub fn router(state: AppState) -> Router {
     let context = AppContext {
         store: state.store.clone(),
+        tasks: state.api.tasks.clone(),
     };
     let provide = move || provide_context(context.clone());
     let leptos_options = state.leptos_options.clone();

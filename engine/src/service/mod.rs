@@ -3,6 +3,8 @@
 
 mod access;
 mod definitions;
+mod tasks;
 
 pub use access::{AccessError, AccessService, Caller, TokenPair, ACCESS_TTL, REFRESH_TTL};
 pub use definitions::{DefinitionService, ServiceError};
+pub use tasks::{TaskError, TaskService};

@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use engine::definition::Issue;
 use engine::runtime::{InputError, RuntimeError};
-use engine::service::{AccessError, ServiceError};
+use engine::service::{AccessError, ServiceError, TaskError};
 use engine::store::StoreError;
 use serde::Serialize;
 
@@ -139,6 +139,27 @@ pub fn invalid_definition(issues: &[Issue]) -> ApiError {
         .and_then(|i| i.field.clone().or_else(|| i.node.clone()));
     error.issues = serde_json::to_value(issues).ok();
     error
+}
+
+impl From<TaskError> for ApiError {
+    fn from(err: TaskError) -> Self {
+        match err {
+            TaskError::NotFound => ApiError::not_found("task"),
+            TaskError::Forbidden => ApiError::forbidden(err.to_string()),
+            TaskError::Conflict(why) => ApiError::new(StatusCode::CONFLICT, "conflict", why),
+            TaskError::Invalid(ref errors) => {
+                let mut error = ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_submission",
+                    err.to_string(),
+                );
+                error.field = errors.first().map(|e| e.field.clone());
+                error.issues = serde_json::to_value(errors).ok();
+                error
+            }
+            TaskError::Store(err) => err.into(),
+        }
+    }
 }
 
 impl From<ServiceError> for ApiError {

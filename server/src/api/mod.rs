@@ -19,7 +19,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
 use axum::{middleware, Json, Router};
 use engine::runtime::Runtime;
-use engine::service::{AccessService, DefinitionService};
+use engine::service::{AccessService, DefinitionService, TaskService};
 use engine::store::Store;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -34,6 +34,7 @@ pub struct ApiState {
     pub runtime: Runtime,
     pub definitions: DefinitionService,
     pub access: AccessService,
+    pub tasks: TaskService,
     pub limiter: limit::RateLimiter,
 }
 

@@ -5,13 +5,12 @@
 //! finished by whoever holds its token — the token is the credential, so that route is public.
 
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use axum::{Extension, Json};
 use engine::id::Id;
 use engine::people::token_hash;
 use engine::service::Caller;
-use engine::store::{CallbackFinish, InboxQuery, TaskAnswer};
-use engine::task::{check_submission, HumanTask, TaskStatus};
+use engine::store::CallbackFinish;
+use engine::task::{HumanTask, TaskStatus};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -47,15 +46,14 @@ pub async fn inbox(
         })?),
     };
     let page = api
-        .store
-        .inbox(&InboxQuery {
-            username: caller.user.username.clone(),
-            groups: caller.user.groups.clone(),
+        .tasks
+        .inbox(
+            &caller.user,
             status,
-            definition_key: params.definition_key.filter(|k| !k.is_empty()),
-            limit: paging.limit,
-            offset: paging.offset,
-        })
+            params.definition_key.filter(|k| !k.is_empty()),
+            paging.limit,
+            paging.offset,
+        )
         .await?;
     Ok(paging.answer(page))
 }
@@ -63,27 +61,6 @@ pub async fn inbox(
 fn parse_task_id(text: &str) -> ApiResult<Id> {
     text.parse()
         .map_err(|_| ApiError::bad_request("id", format!("`{text}` is not a task id")))
-}
-
-/// The task, if the caller is one of the people it names (or claimed or completed it); an
-/// administrator may read any. Others get 404, as if it did not exist.
-async fn visible(api: &ApiState, caller: &Caller, id: &str, act: bool) -> ApiResult<HumanTask> {
-    let id = parse_task_id(id)?;
-    let hidden = || ApiError::not_found(format!("task {id}"));
-    let task = api.store.task(id).await?.ok_or_else(hidden)?;
-    let user = &caller.user;
-    let involved = task.is_candidate(&user.username, &user.groups)
-        || task.claimed_by.as_deref() == Some(user.username.as_str())
-        || task.completed_by.as_deref() == Some(user.username.as_str());
-    if !involved && !user.is_admin() {
-        return Err(hidden());
-    }
-    if act && !task.is_candidate(&user.username, &user.groups) {
-        return Err(ApiError::forbidden(
-            "only the task's assignees and candidate groups may act on it",
-        ));
-    }
-    Ok(task)
 }
 
 /// One task: its title, content, form, outcomes and where it stands.
@@ -95,7 +72,9 @@ pub async fn read(
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<HumanTask>> {
-    Ok(Json(visible(&api, &caller, &id, false).await?))
+    Ok(Json(
+        api.tasks.read(&caller.user, parse_task_id(&id)?).await?,
+    ))
 }
 
 /// Claim the task: it is hidden from the others until completed or given back. Claiming a
@@ -118,10 +97,9 @@ async fn take(
     id: &str,
     claim: bool,
 ) -> ApiResult<Json<HumanTask>> {
-    let task = visible(api, caller, id, true).await?;
     Ok(Json(
-        api.store
-            .claim_task(task.id, &caller.user.username, claim)
+        api.tasks
+            .claim(&caller.user, parse_task_id(id)?, claim)
             .await?,
     ))
 }
@@ -162,42 +140,11 @@ pub async fn complete(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<CompleteBody>,
 ) -> ApiResult<Json<HumanTask>> {
-    let task = visible(&api, &caller, &id, true).await?;
-    if !task.status.is_open() {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "conflict",
-            format!("task {} is already {}", task.id, task.status.as_str()),
-        ));
-    }
     let data = body.data.unwrap_or_else(|| json!({}));
-    let data =
-        check_submission(&task.form, &task.outcomes, &body.outcome, &data).map_err(|errors| {
-            let first = errors.first().map(|e| e.field.clone()).unwrap_or_default();
-            let message = errors
-                .iter()
-                .map(|e| format!("{}: {}", e.field, e.message))
-                .collect::<Vec<_>>()
-                .join("; ");
-            let mut error = ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_submission",
-                message,
-            )
-            .field(first);
-            error.issues = serde_json::to_value(&errors).ok();
-            error
-        })?;
     let done = api
-        .store
-        .complete_task(TaskAnswer {
-            id: task.id,
-            user: &caller.user.username,
-            outcome: &body.outcome,
-            data: &data,
-        })
+        .tasks
+        .complete(&caller.user, parse_task_id(&id)?, &body.outcome, &data)
         .await?;
-    api.runtime.wake();
     Ok(Json(done))
 }
 
