@@ -13,6 +13,20 @@ pub use engine::status::{Backend, SystemStatus};
 pub enum AppError {
     #[error("the database did not answer")]
     DatabaseUnavailable,
+    /// Not signed in (any more).
+    #[error("sign in first")]
+    SignedOut,
+    /// No such thing, or not one the user may see.
+    #[error("not found")]
+    NotFound,
+    #[error("not allowed")]
+    Forbidden,
+    /// The state changed meanwhile (already completed, claimed by someone else).
+    #[error("{0}")]
+    Conflict(String),
+    /// The input does not fit: each problem by field.
+    #[error("the input does not fit")]
+    Invalid(Vec<engine::task::FieldError>),
     #[error("{0}")]
     Transport(ServerFnErrorErr),
 }

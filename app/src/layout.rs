@@ -5,6 +5,8 @@ use leptos_router::components::A;
 
 use crate::api::current_user;
 use crate::i18n::{use_i18n, Key, LOCALE_COOKIE};
+use crate::inbox::inbox_count;
+use leptos_router::hooks::use_location;
 
 #[component]
 pub fn Layout(children: Children) -> impl IntoView {
@@ -17,6 +19,21 @@ pub fn Layout(children: Children) -> impl IntoView {
 
     let me = Resource::new(|| (), |_| current_user());
     let signed_in = move || me.get().and_then(Result::ok).flatten().is_some();
+    // The inbox badge: read again on every navigation, and every 15 seconds while the page is
+    // open, so new tasks show without a reload.
+    let location = use_location();
+    let ticks = RwSignal::new(0u32);
+    Effect::new(move |_| {
+        let _ = set_interval_with_handle(
+            move || ticks.update(|n| *n = n.wrapping_add(1)),
+            std::time::Duration::from_secs(15),
+        );
+    });
+    provide_context(InboxBadge(ticks));
+    let waiting = Resource::new(
+        move || (location.pathname.get(), ticks.get()),
+        |_| inbox_count(),
+    );
 
     let switch_language = move |_| {
         let next = i18n.locale.get_untracked().other();
@@ -42,7 +59,22 @@ pub fn Layout(children: Children) -> impl IntoView {
                                         <A href="/" exact=true>{t(Key::NavOverview)}</A>
                                         <A href="/workflows">{t(Key::NavWorkflows)}</A>
                                         <A href="/instances">{t(Key::NavInstances)}</A>
-                                        <A href="/inbox">{t(Key::NavInbox)}</A>
+                                        <A href="/inbox">
+                                            {t(Key::NavInbox)}
+                                            {move || {
+                                                waiting
+                                                    .get()
+                                                    .and_then(Result::ok)
+                                                    .filter(|n| *n > 0)
+                                                    .map(|n| {
+                                                        view! {
+                                                            <span class="count" data-testid="inbox-count" title=t(Key::InboxCount)>
+                                                                {n}
+                                                            </span>
+                                                        }
+                                                    })
+                                            }}
+                                        </A>
                                     }
                                 })
                         }}
@@ -77,6 +109,16 @@ pub fn Layout(children: Children) -> impl IntoView {
             </header>
             <main class="content">{children()}</main>
         </div>
+    }
+}
+
+/// The navigation's inbox count; pages that change tasks ask it to count again.
+#[derive(Clone, Copy)]
+pub struct InboxBadge(RwSignal<u32>);
+
+impl InboxBadge {
+    pub fn refresh(self) {
+        self.0.update(|n| *n = n.wrapping_add(1));
     }
 }
 

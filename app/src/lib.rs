@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod i18n;
+pub mod inbox;
 mod layout;
 mod pages;
 
@@ -13,7 +14,7 @@ use leptos_router::path;
 
 use crate::i18n::{provide_i18n, Key, Locale};
 use crate::layout::Layout;
-use crate::pages::{ComingPage, NotFound, Overview, SignInPage};
+use crate::pages::{ComingPage, InboxPage, NotFound, Overview, SignInPage, TaskPage};
 
 /// The HTML document around the app, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -58,10 +59,8 @@ pub fn App() -> impl IntoView {
                         path=path!("/instances")
                         view=move || view! { <ComingPage title=t(Key::InstancesTitle) blurb=t(Key::InstancesBlurb) /> }
                     />
-                    <Route
-                        path=path!("/inbox")
-                        view=move || view! { <ComingPage title=t(Key::InboxTitle) blurb=t(Key::InboxBlurb) /> }
-                    />
+                    <Route path=path!("/inbox") view=InboxPage />
+                    <Route path=path!("/inbox/:id") view=TaskPage />
                 </Routes>
             </Layout>
         </Router>

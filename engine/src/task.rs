@@ -92,7 +92,7 @@ impl HumanTask {
 }
 
 /// One way a submission breaks the task's form.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FieldError {
     /// `outcome`, or `data.<field name>`.
     pub field: String,
