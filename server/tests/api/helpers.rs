@@ -70,6 +70,29 @@ impl TestApp {
         self.sign_in("admin", ADMIN_PASSWORD).await
     }
 
+    /// Creates a definition from `document` as `token` and publishes it as version 1.
+    pub async fn publish(&self, token: &str, document: serde_json::Value) {
+        let key = document["key"].as_str().unwrap_or_default().to_string();
+        let (status, body) = self
+            .call(
+                reqwest::Method::POST,
+                "/api/v1/definitions",
+                Some(token),
+                Some(document),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        let (status, body) = self
+            .call(
+                reqwest::Method::POST,
+                &format!("/api/v1/definitions/{key}/publish"),
+                Some(token),
+                None,
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+    }
+
     /// Sends `method path` with `token` and an optional JSON body; returns status and JSON
     /// (`null` when the body is not JSON).
     pub async fn call(

@@ -15,22 +15,7 @@ async fn debug_and_dry_run_starts_and_delete_work_over_http() {
     document["nodes"][1]["script"] = json!(
         "if input.who == \"nobody\" { throw \"no one to greet\" } else { `hello ${input.who}` }"
     );
-    let (status, body) = app
-        .call(
-            Method::POST,
-            "/api/v1/definitions",
-            Some(&token),
-            Some(document),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    app.call(
-        Method::POST,
-        "/api/v1/definitions/hello/publish",
-        Some(&token),
-        None,
-    )
-    .await;
+    app.publish(&token, document).await;
 
     // Debug: the failure pauses the instance; a retry with an edited input finishes it.
     let (status, started) = app

@@ -24,24 +24,7 @@ pub async fn publish_approval(app: &TestApp, admin: &str, key: &str, assignee: &
                    "output_mappings": [{"source": "$.context.decision", "target": "$.output.decision"}]}],
         "edges": [{"from": "start", "to": "ask"}, {"from": "ask", "to": "end"}]
     });
-    let (status, body) = app
-        .call(
-            Method::POST,
-            "/api/v1/definitions",
-            Some(admin),
-            Some(document),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    let (status, body) = app
-        .call(
-            Method::POST,
-            &format!("/api/v1/definitions/{key}/publish"),
-            Some(admin),
-            None,
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
+    app.publish(admin, document).await;
 }
 
 /// Starts `key` as `token` and waits until its approval task is open; returns (instance, task).
@@ -250,22 +233,7 @@ async fn a_callback_is_finished_once_by_its_token() {
                    "output_mappings": [{"source": "$.context.result", "target": "$.output"}]}],
         "edges": [{"from": "start", "to": "wait"}, {"from": "wait", "to": "end"}]
     });
-    let (status, _) = app
-        .call(
-            Method::POST,
-            "/api/v1/definitions",
-            Some(&admin),
-            Some(document),
-        )
-        .await;
-    assert_eq!(status, 201);
-    app.call(
-        Method::POST,
-        "/api/v1/definitions/hook/publish",
-        Some(&admin),
-        None,
-    )
-    .await;
+    app.publish(&admin, document).await;
     let (_, started) = app
         .call(
             Method::POST,
@@ -328,22 +296,7 @@ async fn a_webhook_starts_its_definition_with_the_body_as_input() {
     let operator = app.user("otto", &[Role::Operator]).await;
     let mut document = crate::rest::hello();
     document["triggers"] = json!([{"kind": "webhook", "name": "deploy"}]);
-    let (status, body) = app
-        .call(
-            Method::POST,
-            "/api/v1/definitions",
-            Some(&admin),
-            Some(document),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    app.call(
-        Method::POST,
-        "/api/v1/definitions/hello/publish",
-        Some(&admin),
-        None,
-    )
-    .await;
+    app.publish(&admin, document).await;
     let (status, listed) = app
         .call(
             Method::GET,
