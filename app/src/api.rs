@@ -93,6 +93,7 @@ pub mod ssr {
     pub struct AppContext {
         pub store: Arc<dyn Store>,
         pub tasks: engine::service::TaskService,
+        pub instances: engine::service::InstanceService,
     }
 
     pub fn store() -> Result<Arc<dyn Store>, AppError> {

@@ -12,7 +12,7 @@ use axum::http::{HeaderName, Request};
 use axum::Router;
 use engine::id::IdGenerator;
 use engine::runtime::{Runtime, RuntimeConfig};
-use engine::service::{AccessService, DefinitionService, TaskService};
+use engine::service::{AccessService, DefinitionService, InstanceService, TaskService};
 use engine::store::{self, Store, StoreError};
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
@@ -135,6 +135,7 @@ impl Application {
             definitions: DefinitionService::new(store.clone(), ids),
             access,
             tasks: TaskService::new(runtime.clone()),
+            instances: InstanceService::new(runtime.clone()),
             limiter: crate::api::RateLimiter::new(config.rate_limit),
         };
         let router = router(AppState {
@@ -218,6 +219,7 @@ pub fn router(state: AppState) -> Router {
     let context = AppContext {
         store: state.store.clone(),
         tasks: state.api.tasks.clone(),
+        instances: state.api.instances.clone(),
     };
     let provide = move || provide_context(context.clone());
     let leptos_options = state.leptos_options.clone();

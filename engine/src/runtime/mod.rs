@@ -451,6 +451,11 @@ impl Runtime {
         fired
     }
 
+    /// A published version's definition (kept once read).
+    pub async fn definition(&self, key: &str, version: i32) -> Result<Arc<Definition>, StoreError> {
+        self.inner.definition(key, version).await
+    }
+
     /// Tells the workers that work was queued (by an answer from outside: a completed task, a
     /// finished callback), so it runs without waiting for the next poll.
     pub fn wake(&self) {

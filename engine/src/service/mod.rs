@@ -3,8 +3,10 @@
 
 mod access;
 mod definitions;
+mod instances;
 mod tasks;
 
 pub use access::{AccessError, AccessService, Caller, TokenPair, ACCESS_TTL, REFRESH_TTL};
 pub use definitions::{DefinitionService, ServiceError};
+pub use instances::{InstanceDetail, InstanceError, InstanceService};
 pub use tasks::{TaskError, TaskService};

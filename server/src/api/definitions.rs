@@ -40,15 +40,7 @@ pub async fn authorize(
 }
 
 pub fn visibility(caller: &Caller) -> Option<Visibility> {
-    (!caller.user.is_admin()).then(|| Visibility {
-        roles: caller
-            .user
-            .roles
-            .iter()
-            .map(|r| r.as_str().to_string())
-            .collect(),
-        username: caller.user.username.clone(),
-    })
+    engine::service::InstanceService::visibility(&caller.user)
 }
 
 /// Create a definition from a document (JSON, or YAML with `Content-Type: application/yaml`):

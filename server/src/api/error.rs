@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use engine::definition::Issue;
 use engine::runtime::{InputError, RuntimeError};
-use engine::service::{AccessError, ServiceError, TaskError};
+use engine::service::{AccessError, InstanceError, ServiceError, TaskError};
 use engine::store::StoreError;
 use serde::Serialize;
 
@@ -139,6 +139,16 @@ pub fn invalid_definition(issues: &[Issue]) -> ApiError {
         .and_then(|i| i.field.clone().or_else(|| i.node.clone()));
     error.issues = serde_json::to_value(issues).ok();
     error
+}
+
+impl From<InstanceError> for ApiError {
+    fn from(err: InstanceError) -> Self {
+        match err {
+            InstanceError::NotFound => ApiError::not_found("instance"),
+            InstanceError::Forbidden(_) => ApiError::forbidden(err.to_string()),
+            InstanceError::Store(err) => err.into(),
+        }
+    }
 }
 
 impl From<TaskError> for ApiError {

@@ -21,7 +21,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::body::{parse_json, ApiJson, Paging};
-use super::definitions::{authorize, visibility};
+use super::definitions::authorize;
 use super::error::{ApiError, ApiResult};
 use super::ApiState;
 
@@ -132,15 +132,18 @@ pub async fn list(
         })?),
     };
     let page = api
-        .store
-        .list_instances(&InstanceQuery {
-            status,
-            definition_key: query.definition_key.filter(|k| !k.is_empty()),
-            operator: query.started_by.filter(|k| !k.is_empty()),
-            visible_to: visibility(&caller),
-            limit: paging.limit,
-            offset: paging.offset,
-        })
+        .instances
+        .list(
+            &caller.user,
+            InstanceQuery {
+                status,
+                definition_key: query.definition_key.filter(|k| !k.is_empty()),
+                operator: query.started_by.filter(|k| !k.is_empty()),
+                visible_to: None,
+                limit: paging.limit,
+                offset: paging.offset,
+            },
+        )
         .await?;
     Ok(paging.answer(page))
 }
@@ -159,21 +162,7 @@ async fn visible(
     operate: bool,
 ) -> ApiResult<InstanceRecord> {
     let id = parse_id(id)?;
-    let hidden = || ApiError::not_found(format!("instance {id}"));
-    let instance = api.store.instance(id).await?.ok_or_else(hidden)?;
-    let grants = api.store.grants(&instance.definition_key).await?;
-    let user = &caller.user;
-    let started_it = instance.operator == user.username;
-    if !started_it && !user.may(&grants, Permission::Use) {
-        return Err(hidden());
-    }
-    if operate && !user.may(&grants, Permission::Use) {
-        return Err(ApiError::forbidden(format!(
-            "USE on `{}` is needed to operate its instances",
-            instance.definition_key
-        )));
-    }
-    Ok(instance)
+    Ok(api.instances.visible(&caller.user, id, operate).await?)
 }
 
 /// One instance with `status`, `cost_ms`, `output`, `error` and every node run.

@@ -19,7 +19,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
 use axum::{middleware, Json, Router};
 use engine::runtime::Runtime;
-use engine::service::{AccessService, DefinitionService, TaskService};
+use engine::service::{AccessService, DefinitionService, InstanceService, TaskService};
 use engine::store::Store;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -35,6 +35,7 @@ pub struct ApiState {
     pub definitions: DefinitionService,
     pub access: AccessService,
     pub tasks: TaskService,
+    pub instances: InstanceService,
     pub limiter: limit::RateLimiter,
 }
 
