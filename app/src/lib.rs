@@ -2,9 +2,11 @@
 //! call. Compiled twice: with `ssr` into the server, with `hydrate` into the browser's wasm.
 
 pub mod api;
+pub mod diagram;
 pub mod i18n;
 pub mod inbox;
 mod layout;
+pub mod monitor;
 mod pages;
 
 use leptos::prelude::*;
@@ -14,7 +16,9 @@ use leptos_router::path;
 
 use crate::i18n::{provide_i18n, Key, Locale};
 use crate::layout::Layout;
-use crate::pages::{ComingPage, InboxPage, NotFound, Overview, SignInPage, TaskPage};
+use crate::pages::{
+    ComingPage, InboxPage, InstancesPage, MonitorPage, NotFound, Overview, SignInPage, TaskPage,
+};
 
 /// The HTML document around the app, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -55,10 +59,8 @@ pub fn App() -> impl IntoView {
                         path=path!("/workflows")
                         view=move || view! { <ComingPage title=t(Key::WorkflowsTitle) blurb=t(Key::WorkflowsBlurb) /> }
                     />
-                    <Route
-                        path=path!("/instances")
-                        view=move || view! { <ComingPage title=t(Key::InstancesTitle) blurb=t(Key::InstancesBlurb) /> }
-                    />
+                    <Route path=path!("/instances") view=InstancesPage />
+                    <Route path=path!("/instances/:id") view=MonitorPage />
                     <Route path=path!("/inbox") view=InboxPage />
                     <Route path=path!("/inbox/:id") view=TaskPage />
                 </Routes>

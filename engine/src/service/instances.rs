@@ -81,6 +81,17 @@ impl InstanceService {
         Ok(instance)
     }
 
+    /// Cancels, pauses or resumes the instance, if `user` may operate it.
+    pub async fn change(
+        &self,
+        user: &User,
+        id: Id,
+        change: crate::store::InstanceChange,
+    ) -> Result<InstanceRecord, InstanceError> {
+        self.visible(user, id, true).await?;
+        Ok(self.runtime.change(id, change, &user.username).await?)
+    }
+
     /// The instance with its node runs, its event log and the version it runs.
     pub async fn detail(&self, user: &User, id: Id) -> Result<InstanceDetail, InstanceError> {
         let instance = self.visible(user, id, false).await?;

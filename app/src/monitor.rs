@@ -1,0 +1,146 @@
+//! The instances pages' server functions: the instances the signed-in person may see, one
+//! instance with its runs, events and diagram, and the operations on it. The rules are the
+//! engine's `InstanceService`, the same the REST API applies.
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::api::AppError;
+pub use engine::instance::{Event, InstanceRecord, InstanceStatus, NodeRun, NodeRunStatus};
+
+/// Instances per page.
+pub const PAGE_SIZE: i64 = 20;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InstanceList {
+    pub items: Vec<InstanceRecord>,
+    pub total: i64,
+    pub offset: i64,
+}
+
+/// A node of the diagram, where to draw it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DiagramNode {
+    pub id: String,
+    pub label: String,
+    pub kind: String,
+    pub x: f64,
+    pub y: f64,
+}
+
+/// One instance as the monitor shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MonitorView {
+    pub instance: InstanceRecord,
+    pub runs: Vec<NodeRun>,
+    pub events: Vec<Event>,
+    pub nodes: Vec<DiagramNode>,
+    pub edges: Vec<(String, String)>,
+    pub may_operate: bool,
+}
+
+#[server(prefix = "/rpc", endpoint = "instances")]
+pub async fn list_instances(status: Option<String>, offset: i64) -> Result<InstanceList, AppError> {
+    let (service, user) = ssr::service_and_user()?;
+    let status = status
+        .filter(|s| !s.is_empty())
+        .map(|s| InstanceStatus::parse(&s).ok_or(AppError::NotFound))
+        .transpose()?;
+    let offset = offset.max(0);
+    let page = service
+        .list(
+            &user,
+            engine::store::InstanceQuery {
+                status,
+                limit: PAGE_SIZE,
+                offset,
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(|e| ssr::failed(e.into()))?;
+    Ok(InstanceList {
+        items: page.items,
+        total: page.total,
+        offset,
+    })
+}
+
+#[server(prefix = "/rpc", endpoint = "instance")]
+pub async fn instance_view(id: String) -> Result<MonitorView, AppError> {
+    let (service, user) = ssr::service_and_user()?;
+    let id = id.parse().map_err(|_| AppError::NotFound)?;
+    let detail = service.detail(&user, id).await.map_err(ssr::failed)?;
+    let (nodes, edges) = crate::diagram::layout(&detail.definition);
+    Ok(MonitorView {
+        instance: detail.instance,
+        runs: detail.runs,
+        events: detail.events,
+        nodes,
+        edges,
+        may_operate: detail.may_operate,
+    })
+}
+
+/// `cancel`, `pause` or `resume`.
+#[server(prefix = "/rpc", endpoint = "operate_instance")]
+pub async fn operate_instance(id: String, operation: String) -> Result<(), AppError> {
+    use engine::store::InstanceChange;
+    let (service, user) = ssr::service_and_user()?;
+    let id = id.parse().map_err(|_| AppError::NotFound)?;
+    let change = match operation.as_str() {
+        "cancel" => InstanceChange::Cancel,
+        "pause" => InstanceChange::Pause,
+        "resume" => InstanceChange::Resume,
+        _ => return Err(AppError::NotFound),
+    };
+    service
+        .change(&user, id, change)
+        .await
+        .map_err(ssr::failed)?;
+    Ok(())
+}
+
+#[cfg(feature = "ssr")]
+mod ssr {
+    use engine::people::User;
+    use engine::service::{InstanceError, InstanceService};
+    use leptos::prelude::use_context;
+
+    use crate::api::ssr::AppContext;
+    use crate::api::AppError;
+
+    pub fn service_and_user() -> Result<(InstanceService, User), AppError> {
+        let service = use_context::<AppContext>()
+            .map(|cx| cx.instances)
+            .ok_or(AppError::SignedOut)?;
+        let user = use_context::<http::request::Parts>()
+            .and_then(|p| p.extensions.get::<engine::service::Caller>().cloned())
+            .map(|caller| caller.user)
+            .ok_or(AppError::SignedOut)?;
+        Ok((service, user))
+    }
+
+    /// The error as the page sees it, with the status it answers with.
+    pub fn failed(err: InstanceError) -> AppError {
+        use http::StatusCode;
+        let (status, error) = match err {
+            InstanceError::NotFound => (StatusCode::NOT_FOUND, AppError::NotFound),
+            InstanceError::Forbidden(_) => (StatusCode::FORBIDDEN, AppError::Forbidden),
+            InstanceError::Store(engine::store::StoreError::Conflict(why)) => {
+                (StatusCode::CONFLICT, AppError::Conflict(why))
+            }
+            InstanceError::Store(err) => {
+                tracing::warn!(error = %err, "an instance operation failed");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    AppError::DatabaseUnavailable,
+                )
+            }
+        };
+        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+            response.set_status(status);
+        }
+        error
+    }
+}

@@ -1,0 +1,99 @@
+import { test, expect, APIRequestContext } from '@playwright/test';
+import { ADMIN, hydrated, signIn } from './session';
+
+async function adminToken(request: APIRequestContext): Promise<string> {
+  const response = await request.post('/api/v1/auth/token', {
+    data: { grant_type: 'password', username: ADMIN.username, password: ADMIN.password },
+  });
+  return (await response.json()).access_token;
+}
+
+async function api(request: APIRequestContext, token: string, method: string, path: string, data?: unknown) {
+  const response = await request.fetch(path, { method, headers: { authorization: `Bearer ${token}` }, data });
+  const body = await response.json();
+  expect(response.status(), `${method} ${path}: ${JSON.stringify(body)}`).toBeLessThan(300);
+  return body;
+}
+
+test('the monitor turns the node and the instance green when the approver answers, without a reload', async ({ page, request }) => {
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  const id = Math.random().toString(36).slice(2, 8);
+  const token = await adminToken(request);
+  const approver = `appr${id}`;
+  await api(request, token, 'POST', '/api/v1/users', {
+    username: approver, password: `${approver}-password`, roles: ['approver'],
+  });
+  const key = `watch-${id}`;
+  await api(request, token, 'POST', '/api/v1/definitions', {
+    key, name: 'Watch',
+    nodes: [
+      { id: 'start', kind: 'start' },
+      { id: 'prepare', kind: 'script', script: '#{ size: 3 }' },
+      { id: 'ask', kind: 'approval', title: 'Go ahead?', assignees: [approver] },
+      { id: 'end', kind: 'end' },
+    ],
+    edges: [{ from: 'start', to: 'prepare' }, { from: 'prepare', to: 'ask' }, { from: 'ask', to: 'end' }],
+  });
+  await api(request, token, 'POST', `/api/v1/definitions/${key}/publish`);
+  const instance = (await api(request, token, 'POST', '/api/v1/instances', { definition_key: key })).id;
+
+  await signIn(page);
+  await page.goto('/instances');
+  await hydrated(page);
+  await page.getByTestId('instances-list').getByRole('link', { name: instance }).click();
+  await expect(page).toHaveURL(new RegExp(`/instances/${instance}$`));
+  await hydrated(page);
+  const ask = page.locator('g.node[data-node="ask"]');
+  await expect(ask).toHaveAttribute('data-status', 'waiting');
+  await expect(page.locator('g.node[data-node="prepare"]')).toHaveAttribute('data-status', 'completed');
+  await expect(page.getByTestId('instance-status')).toHaveText('Running');
+  await expect(page.getByTestId('monitor-progress')).toHaveText('2 of 4 nodes done');
+  await ask.click();
+  await expect(page.getByTestId('node-panel')).toContainText('Waiting');
+  await page.screenshot({ path: 'test-results/monitor-waiting.png', fullPage: true });
+
+  // The approver answers elsewhere; this page changes by itself.
+  await page.evaluate(() => { (window as any).__noReload = true; });
+  const approverToken = (await (await request.post('/api/v1/auth/token', {
+    data: { grant_type: 'password', username: approver, password: `${approver}-password` },
+  })).json()).access_token;
+  const inbox = await api(request, approverToken, 'GET', '/api/v1/tasks');
+  const task = inbox.items.find((t: any) => t.instance_id === instance);
+  await api(request, approverToken, 'POST', `/api/v1/tasks/${task.id}/complete`, { outcome: 'approve' });
+
+  await expect(ask).toHaveAttribute('data-status', 'completed');
+  await expect(page.getByTestId('instance-status')).toHaveText('Completed');
+  await expect(page.getByTestId('monitor-progress')).toHaveText('4 of 4 nodes done');
+  await expect(page.getByTestId('event-log')).toContainText('task.completed');
+  expect(await page.evaluate(() => (window as any).__noReload)).toBe(true);
+  await page.screenshot({ path: 'test-results/monitor-done.png', fullPage: true });
+  expect(errors).toEqual([]);
+});
+
+test('an operator cancels a running instance after confirming', async ({ page, request }) => {
+  const id = Math.random().toString(36).slice(2, 8);
+  const token = await adminToken(request);
+  const key = `nap-${id}`;
+  await api(request, token, 'POST', '/api/v1/definitions', {
+    key, name: 'Nap',
+    nodes: [{ id: 'start', kind: 'start' }, { id: 'nap', kind: 'timer', duration: '1h' }, { id: 'end', kind: 'end' }],
+    edges: [{ from: 'start', to: 'nap' }, { from: 'nap', to: 'end' }],
+  });
+  await api(request, token, 'POST', `/api/v1/definitions/${key}/publish`);
+  const instance = (await api(request, token, 'POST', '/api/v1/instances', { definition_key: key })).id;
+  await signIn(page);
+  await page.goto(`/instances/${instance}`);
+  await hydrated(page);
+  await expect(page.locator('g.node[data-node="nap"]')).toHaveAttribute('data-status', 'waiting');
+
+  // Declining the question changes nothing; accepting cancels.
+  page.once('dialog', (d) => d.dismiss());
+  await page.getByRole('button', { name: 'Cancel', exact: true }).click();
+  await expect(page.getByTestId('instance-status')).toHaveText('Running');
+  page.once('dialog', (d) => d.accept());
+  await page.getByRole('button', { name: 'Cancel', exact: true }).click();
+  await expect(page.getByTestId('instance-status')).toHaveText('Cancelled');
+  await expect(page.locator('g.node[data-node="nap"]')).toHaveAttribute('data-status', 'cancelled');
+  await expect(page.getByRole('button', { name: 'Cancel', exact: true })).toHaveCount(0);
+});
