@@ -194,6 +194,11 @@ pub enum Key {
     Ended,
     LiveUpdates,
     Diagram,
+    RerunNode,
+    RetryWithInput,
+    SkipNode,
+    ConfirmRerun,
+    ConfirmSkip,
 }
 
 impl Locale {
@@ -256,6 +261,12 @@ impl Locale {
             Key::NotFoundBlurb => ("There is nothing at this address.", "这个地址没有内容。"),
             Key::BackToOverview => ("Back to the overview", "返回概览"),
             Key::Yes => ("Yes", "是"),
+            Key::RerunNode => ("Re-run", "重新运行"),
+            Key::RetryWithInput => ("Re-run with this input", "用此输入重新运行"),
+            Key::SkipNode => ("Skip", "跳过"),
+            Key::ConfirmRerun => ("Run this node again? The instance resumes.", "重新运行该节点？实例将恢复运行。"),
+            Key::ConfirmSkip => ("Skip this node? The workflow goes on as if it had completed.", "跳过该节点？流程将如同该节点已完成一样继续。"),
+
             Key::InstPending => ("Pending", "等待中"),
             Key::InstRunning => ("Running", "运行中"),
             Key::InstPaused => ("Paused", "已暂停"),

@@ -101,6 +101,39 @@ pub async fn operate_instance(id: String, operation: String) -> Result<(), AppEr
     Ok(())
 }
 
+/// `rerun` (with `input`, a JSON text, when given) or `skip` a node of a paused instance.
+#[server(prefix = "/rpc", endpoint = "node_operation")]
+pub async fn node_operation(
+    id: String,
+    node: String,
+    operation: String,
+    input: String,
+) -> Result<(), AppError> {
+    use engine::runtime::NodeAction;
+    let (service, user) = ssr::service_and_user()?;
+    let id = id.parse().map_err(|_| AppError::NotFound)?;
+    let given = if input.trim().is_empty() {
+        None
+    } else {
+        Some(serde_json::from_str(&input).map_err(|e| {
+            AppError::Invalid(vec![engine::task::FieldError {
+                field: "input".into(),
+                message: format!("is not JSON: {e}"),
+            }])
+        })?)
+    };
+    let action = match operation.as_str() {
+        "rerun" => NodeAction::Rerun { input: given },
+        "skip" => NodeAction::Skip { output: given },
+        _ => return Err(AppError::NotFound),
+    };
+    service
+        .node_action(&user, id, &node, action)
+        .await
+        .map_err(ssr::failed)?;
+    Ok(())
+}
+
 #[cfg(feature = "ssr")]
 mod ssr {
     use engine::people::User;
@@ -129,6 +162,9 @@ mod ssr {
             InstanceError::Forbidden(_) => (StatusCode::FORBIDDEN, AppError::Forbidden),
             InstanceError::Store(engine::store::StoreError::Conflict(why)) => {
                 (StatusCode::CONFLICT, AppError::Conflict(why))
+            }
+            InstanceError::Store(engine::store::StoreError::NotFound(_)) => {
+                (StatusCode::NOT_FOUND, AppError::NotFound)
             }
             InstanceError::Store(err) => {
                 tracing::warn!(error = %err, "an instance operation failed");

@@ -97,3 +97,37 @@ test('an operator cancels a running instance after confirming', async ({ page, r
   await expect(page.locator('g.node[data-node="nap"]')).toHaveAttribute('data-status', 'cancelled');
   await expect(page.getByRole('button', { name: 'Cancel', exact: true })).toHaveCount(0);
 });
+
+test('a node held in debug mode is re-run with an edited input from the monitor', async ({ page, request }) => {
+  const id = Math.random().toString(36).slice(2, 8);
+  const token = await adminToken(request);
+  const key = `debug-${id}`;
+  await api(request, token, 'POST', '/api/v1/definitions', {
+    key, name: 'Debug',
+    nodes: [
+      { id: 'start', kind: 'start' },
+      { id: 'check', kind: 'script', script: 'if input.ok == true { 1 } else { throw "not ready" }' },
+      { id: 'end', kind: 'end' },
+    ],
+    edges: [{ from: 'start', to: 'check' }, { from: 'check', to: 'end' }],
+  });
+  await api(request, token, 'POST', `/api/v1/definitions/${key}/publish`);
+  const instance = (await api(request, token, 'POST', '/api/v1/instances', {
+    definition_key: key, input: { ok: false }, debug: true,
+  })).id;
+  await signIn(page);
+  await page.goto(`/instances/${instance}`);
+  await hydrated(page);
+  await expect(page.getByTestId('instance-status')).toHaveText('Paused');
+  const check = page.locator('g.node[data-node="check"]');
+  await expect(check).toHaveAttribute('data-status', 'failed');
+  await check.focus();
+  await page.keyboard.press('Enter');
+  await expect(page.getByTestId('node-input')).toHaveValue(/"ok": false/);
+  await page.getByTestId('node-input').fill('{"ok": true}');
+  await page.screenshot({ path: 'test-results/monitor-debug.png', fullPage: true });
+  page.once('dialog', (d) => d.accept());
+  await page.getByRole('button', { name: 'Re-run with this input' }).click();
+  await expect(page.getByTestId('instance-status')).toHaveText('Completed');
+  await expect(check).toHaveAttribute('data-status', 'completed');
+});

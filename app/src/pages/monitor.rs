@@ -13,8 +13,8 @@ use super::instances::{duration, InstanceBadge};
 use crate::api::AppError;
 use crate::i18n::{use_i18n, Key};
 use crate::monitor::{
-    instance_view, operate_instance, DiagramNode, InstanceStatus, MonitorView, NodeRun,
-    NodeRunStatus,
+    instance_view, node_operation, operate_instance, DiagramNode, InstanceStatus, MonitorView,
+    NodeRun, NodeRunStatus,
 };
 
 /// Every event kind the engine writes; the page reads the instance again on each.
@@ -203,7 +203,13 @@ fn Monitor(
             </div>
             {error.map(|message| view! { <p class="notice" role="alert" data-testid="instance-error">{message}</p> })}
             <Diagram nodes=statuses edges selected />
-            <NodePanel runs=runs.clone() selected />
+            <NodePanel
+                runs=runs.clone()
+                selected
+                operable=may_operate && instance.status == InstanceStatus::Paused
+                id=id.clone()
+                changes
+            />
             <EventLog events />
         </article>
     }
@@ -374,10 +380,18 @@ fn run_status_text(i18n: crate::i18n::I18n, status: Option<NodeRunStatus>) -> &'
 }
 
 #[component]
-fn NodePanel(runs: Vec<NodeRun>, selected: RwSignal<Option<String>>) -> impl IntoView {
+fn NodePanel(
+    runs: Vec<NodeRun>,
+    selected: RwSignal<Option<String>>,
+    /// The instance is paused and the viewer may operate it: nodes can be re-run or skipped.
+    operable: bool,
+    id: String,
+    changes: RwSignal<u32>,
+) -> impl IntoView {
     let i18n = use_i18n();
     let t = move |key| i18n.t(key);
     let runs = StoredValue::new(runs);
+    let id = StoredValue::new(id);
     view! {
         <section class="node-panel" data-testid="node-panel">
             <h2>{t(Key::NodeRunsTitle)}</h2>
@@ -390,8 +404,18 @@ fn NodePanel(runs: Vec<NodeRun>, selected: RwSignal<Option<String>>) -> impl Int
                         return view! { <p class="muted"><strong>{node}</strong> " — " {t(Key::NoRuns)}</p> }
                             .into_any();
                     }
+                    let last_input = mine
+                        .iter()
+                        .max_by_key(|r| r.id.0)
+                        .and_then(|r| r.input.clone())
+                        .map(|v| serde_json::to_string_pretty(&v).unwrap_or_default())
+                        .unwrap_or_default();
                     view! {
-                        <p><strong>{node}</strong></p>
+                        <p><strong>{node.clone()}</strong></p>
+                        {operable
+                            .then(|| {
+                                view! { <NodeActions id=id.get_value() node=node.clone() input=last_input changes /> }
+                            })}
                         <div class="runs">
                             {mine.into_iter().map(|run| view! { <RunCard run /> }).collect_view()}
                         </div>
@@ -400,6 +424,77 @@ fn NodePanel(runs: Vec<NodeRun>, selected: RwSignal<Option<String>>) -> impl Int
                 }
             }}
         </section>
+    }
+}
+
+/// Re-run a node (as it was, or with an edited input) or skip it, on a paused instance.
+#[component]
+fn NodeActions(id: String, node: String, input: String, changes: RwSignal<u32>) -> impl IntoView {
+    let i18n = use_i18n();
+    let t = move |key| i18n.t(key);
+    let edited = RwSignal::new(input);
+    let problem = RwSignal::new(None::<String>);
+    let act = Action::new(move |(operation, input): &(&'static str, String)| {
+        let (id, node, operation, input) = (
+            id.clone(),
+            node.clone(),
+            operation.to_string(),
+            input.clone(),
+        );
+        async move { node_operation(id, node, operation, input).await }
+    });
+    Effect::new(move |_| match act.value().get() {
+        Some(Ok(())) => {
+            problem.set(None);
+            changes.update(|n| *n = n.wrapping_add(1));
+        }
+        Some(Err(AppError::Conflict(why))) => problem.set(Some(why)),
+        Some(Err(AppError::Invalid(errors))) => {
+            problem.set(
+                errors
+                    .first()
+                    .map(|e| format!("{}: {}", e.field, e.message)),
+            );
+        }
+        Some(Err(_)) => problem.set(Some(i18n.t(Key::ActionFailed)().to_string())),
+        None => {}
+    });
+    let ask = move |question: Key, operation: &'static str, input: String| {
+        let asked = window()
+            .confirm_with_message(i18n.t(question)())
+            .unwrap_or(false);
+        if asked {
+            act.dispatch((operation, input));
+        }
+    };
+    view! {
+        <div class="node-actions" data-testid="node-actions">
+            <label class="field">
+                <span>{t(Key::InputLabel)} " (JSON)"</span>
+                <textarea
+                    rows="5"
+                    class="mono"
+                    data-testid="node-input"
+                    prop:value=move || edited.get()
+                    on:input=move |ev| edited.set(event_target_value(&ev))
+                ></textarea>
+            </label>
+            {move || problem.get().map(|why| view! { <p class="notice" role="alert">{why}</p> })}
+            <div class="outcomes">
+                <button type="button" class="button secondary" disabled=move || act.pending().get()
+                    on:click=move |_| ask(Key::ConfirmRerun, "rerun", String::new())>
+                    {t(Key::RerunNode)}
+                </button>
+                <button type="button" class="button secondary" disabled=move || act.pending().get()
+                    on:click=move |_| ask(Key::ConfirmRerun, "rerun", edited.get_untracked())>
+                    {t(Key::RetryWithInput)}
+                </button>
+                <button type="button" class="button secondary" disabled=move || act.pending().get()
+                    on:click=move |_| ask(Key::ConfirmSkip, "skip", String::new())>
+                    {t(Key::SkipNode)}
+                </button>
+            </div>
+        </div>
     }
 }
 

@@ -92,6 +92,21 @@ impl InstanceService {
         Ok(self.runtime.change(id, change, &user.username).await?)
     }
 
+    /// Re-runs or skips a node of a paused instance, if `user` may operate it.
+    pub async fn node_action(
+        &self,
+        user: &User,
+        id: Id,
+        node: &str,
+        action: crate::runtime::NodeAction,
+    ) -> Result<InstanceRecord, InstanceError> {
+        self.visible(user, id, true).await?;
+        Ok(self
+            .runtime
+            .node_action(id, node, action, &user.username)
+            .await?)
+    }
+
     /// The instance with its node runs, its event log and the version it runs.
     pub async fn detail(&self, user: &User, id: Id) -> Result<InstanceDetail, InstanceError> {
         let instance = self.visible(user, id, false).await?;
