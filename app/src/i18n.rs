@@ -194,6 +194,8 @@ pub enum Key {
     Ended,
     LiveUpdates,
     Diagram,
+    StartedFrom,
+    StartedTo,
     RerunNode,
     RetryWithInput,
     SkipNode,
@@ -261,6 +263,9 @@ impl Locale {
             Key::NotFoundBlurb => ("There is nothing at this address.", "这个地址没有内容。"),
             Key::BackToOverview => ("Back to the overview", "返回概览"),
             Key::Yes => ("Yes", "是"),
+            Key::StartedFrom => ("Started from", "起始日期"),
+            Key::StartedTo => ("to", "截止日期"),
+
             Key::RerunNode => ("Re-run", "重新运行"),
             Key::RetryWithInput => ("Re-run with this input", "用此输入重新运行"),
             Key::SkipNode => ("Skip", "跳过"),

@@ -39,19 +39,56 @@ pub struct MonitorView {
     pub may_operate: bool,
 }
 
+/// What the instances list is filtered by; empty fields do not filter.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct InstanceFilter {
+    pub status: String,
+    pub definition_key: String,
+    pub started_by: String,
+    /// `YYYY-MM-DD`: started on or after that day (UTC).
+    pub from: String,
+    /// `YYYY-MM-DD`: started on or before that day (UTC).
+    pub to: String,
+}
+
 #[server(prefix = "/rpc", endpoint = "instances")]
-pub async fn list_instances(status: Option<String>, offset: i64) -> Result<InstanceList, AppError> {
+pub async fn list_instances(filter: InstanceFilter, offset: i64) -> Result<InstanceList, AppError> {
     let (service, user) = ssr::service_and_user()?;
-    let status = status
-        .filter(|s| !s.is_empty())
+    let text = |s: &str| Some(s.trim().to_string()).filter(|s| !s.is_empty());
+    let status = text(&filter.status)
         .map(|s| InstanceStatus::parse(&s).ok_or(AppError::NotFound))
         .transpose()?;
+    let day = |s: &str, field: &str, next: bool| -> Result<_, AppError> {
+        text(s)
+            .map(|d| {
+                chrono::NaiveDate::parse_from_str(&d, "%Y-%m-%d")
+                    .map(|date| {
+                        let date = if next {
+                            date.succ_opt().unwrap_or(date)
+                        } else {
+                            date
+                        };
+                        date.and_time(chrono::NaiveTime::MIN).and_utc()
+                    })
+                    .map_err(|_| {
+                        AppError::Invalid(vec![engine::task::FieldError {
+                            field: field.into(),
+                            message: "is not a date".into(),
+                        }])
+                    })
+            })
+            .transpose()
+    };
     let offset = offset.max(0);
     let page = service
         .list(
             &user,
             engine::store::InstanceQuery {
                 status,
+                definition_key: text(&filter.definition_key),
+                operator: text(&filter.started_by),
+                started_after: day(&filter.from, "from", false)?,
+                started_before: day(&filter.to, "to", true)?,
                 limit: PAGE_SIZE,
                 offset,
                 ..Default::default()

@@ -41,6 +41,15 @@ test('the monitor turns the node and the instance green when the approver answer
   await signIn(page);
   await page.goto('/instances');
   await hydrated(page);
+  // Filtered by workflow and by today's date, only this instance is left.
+  await page.getByTestId('filter-key').fill(key);
+  await page.getByTestId('filter-key').press('Enter');
+  await expect(page).toHaveURL(new RegExp(`key=${key}`));
+  const today = new Date().toISOString().slice(0, 10);
+  await page.getByTestId('filter-from').fill(today);
+  await expect(page).toHaveURL(new RegExp(`from=${today}`));
+  await expect(page.getByTestId('instances-list').getByRole('link')).toHaveCount(1);
+  await page.screenshot({ path: 'test-results/instances.png', fullPage: true });
   await page.getByTestId('instances-list').getByRole('link', { name: instance }).click();
   await expect(page).toHaveURL(new RegExp(`/instances/${instance}$`));
   await hydrated(page);

@@ -9,7 +9,9 @@ use leptos_router::hooks::{use_navigate, use_query_map};
 
 use super::inbox::short_time;
 use crate::i18n::{use_i18n, Key};
-use crate::monitor::{list_instances, InstanceList, InstanceRecord, InstanceStatus, PAGE_SIZE};
+use crate::monitor::{
+    list_instances, InstanceFilter, InstanceList, InstanceRecord, InstanceStatus, PAGE_SIZE,
+};
 
 const FILTERS: [(&str, Key); 7] = [
     ("", Key::AllStatuses),
@@ -21,14 +23,21 @@ const FILTERS: [(&str, Key); 7] = [
     ("rolling_back", Key::InstRollingBack),
 ];
 
-fn list_href(status: &str, offset: i64) -> String {
-    let mut query = Vec::new();
-    if !status.is_empty() {
-        query.push(format!("status={status}"));
-    }
-    if offset > 0 {
-        query.push(format!("offset={offset}"));
-    }
+/// The address of a filtered page: the filter's fields as query parameters.
+fn list_href(filter: &InstanceFilter, offset: i64) -> String {
+    let offset = (offset > 0).then(|| offset.to_string()).unwrap_or_default();
+    let query: Vec<String> = [
+        ("status", filter.status.as_str()),
+        ("key", filter.definition_key.as_str()),
+        ("by", filter.started_by.as_str()),
+        ("from", filter.from.as_str()),
+        ("to", filter.to.as_str()),
+        ("offset", offset.as_str()),
+    ]
+    .iter()
+    .filter(|(_, v)| !v.trim().is_empty())
+    .map(|(k, v)| format!("{k}={}", encode(v.trim())))
+    .collect();
     if query.is_empty() {
         "/instances".into()
     } else {
@@ -36,12 +45,32 @@ fn list_href(status: &str, offset: i64) -> String {
     }
 }
 
+/// Percent-encodes what a query value must not hold as is.
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
 #[component]
 pub fn InstancesPage() -> impl IntoView {
     let i18n = use_i18n();
     let t = move |key| i18n.t(key);
     let query = use_query_map();
-    let status = move || query.with(|q| q.get("status").unwrap_or_default());
+    let filter = move || {
+        query.with(|q| InstanceFilter {
+            status: q.get("status").unwrap_or_default(),
+            definition_key: q.get("key").unwrap_or_default(),
+            started_by: q.get("by").unwrap_or_default(),
+            from: q.get("from").unwrap_or_default(),
+            to: q.get("to").unwrap_or_default(),
+        })
+    };
     let offset = move || {
         query.with(|q| {
             q.get("offset")
@@ -57,12 +86,18 @@ pub fn InstancesPage() -> impl IntoView {
         );
     });
     let list = Resource::new(
-        move || (status(), offset(), ticks.get()),
-        |(status, offset, _)| list_instances((!status.is_empty()).then_some(status), offset),
+        move || (filter(), offset(), ticks.get()),
+        |(filter, offset, _)| list_instances(filter, offset),
     );
     let navigate = use_navigate();
-    let choose = move |ev: leptos::ev::Event| {
-        navigate(&list_href(&event_target_value(&ev), 0), Default::default());
+    // Each control changes one field of the filter and goes to its first page.
+    let set = move |change: fn(&mut InstanceFilter, String)| {
+        let navigate = navigate.clone();
+        move |ev: leptos::ev::Event| {
+            let mut next = filter();
+            change(&mut next, event_target_value(&ev));
+            navigate(&list_href(&next, 0), Default::default());
+        }
     };
 
     view! {
@@ -70,21 +105,44 @@ pub fn InstancesPage() -> impl IntoView {
         <section class="page">
             <div class="page-head">
                 <h1>{t(Key::InstancesTitle)}</h1>
+            </div>
+            <div class="filters">
                 <label class="filter">
-                    <span>{t(Key::InboxFilter)}</span>
-                    <select data-testid="instances-filter" on:change=choose prop:value=status>
+                    <span>{t(Key::ColumnStatus)}</span>
+                    <select data-testid="instances-filter" on:change=set(|f, v| f.status = v)
+                        prop:value=move || filter().status>
                         {FILTERS
                             .iter()
                             .map(|(value, key)| view! { <option value=*value>{i18n.t(*key)}</option> })
                             .collect_view()}
                     </select>
                 </label>
+                <label class="filter">
+                    <span>{t(Key::ColumnWorkflow)}</span>
+                    <input type="search" data-testid="filter-key" on:change=set(|f, v| f.definition_key = v)
+                        prop:value=move || filter().definition_key />
+                </label>
+                <label class="filter">
+                    <span>{t(Key::ColumnStartedBy)}</span>
+                    <input type="search" data-testid="filter-by" on:change=set(|f, v| f.started_by = v)
+                        prop:value=move || filter().started_by />
+                </label>
+                <label class="filter">
+                    <span>{t(Key::StartedFrom)}</span>
+                    <input type="date" data-testid="filter-from" on:change=set(|f, v| f.from = v)
+                        prop:value=move || filter().from />
+                </label>
+                <label class="filter">
+                    <span>{t(Key::StartedTo)}</span>
+                    <input type="date" data-testid="filter-to" on:change=set(|f, v| f.to = v)
+                        prop:value=move || filter().to />
+                </label>
             </div>
             <Transition fallback=move || view! { <p class="muted">{t(Key::Checking)}</p> }>
                 {move || {
                     list.get()
                         .map(|answer| match answer {
-                            Ok(list) => view! { <InstanceTable list status=status() /> }.into_any(),
+                            Ok(list) => view! { <InstanceTable list filter=filter() /> }.into_any(),
                             Err(_) => {
                                 view! { <p class="error" role="alert">{t(Key::LoadFailed)}</p> }
                                     .into_any()
@@ -97,7 +155,7 @@ pub fn InstancesPage() -> impl IntoView {
 }
 
 #[component]
-fn InstanceTable(list: InstanceList, status: String) -> impl IntoView {
+fn InstanceTable(list: InstanceList, filter: InstanceFilter) -> impl IntoView {
     let i18n = use_i18n();
     let t = move |key| i18n.t(key);
     if list.items.is_empty() {
@@ -117,8 +175,8 @@ fn InstanceTable(list: InstanceList, status: String) -> impl IntoView {
             .replace("{to}", &to.to_string())
             .replace("{total}", &total.to_string())
     };
-    let previous = (list.offset > 0).then(|| list_href(&status, (list.offset - PAGE_SIZE).max(0)));
-    let next = (to < total).then(|| list_href(&status, to));
+    let previous = (list.offset > 0).then(|| list_href(&filter, (list.offset - PAGE_SIZE).max(0)));
+    let next = (to < total).then(|| list_href(&filter, to));
     view! {
         <div class="card table-card">
             <table class="list" data-testid="instances-list">
@@ -198,17 +256,20 @@ pub fn duration(ms: i64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{duration, list_href};
+    use super::{duration, list_href, InstanceFilter};
 
     #[test]
     fn durations_and_addresses_read_well() {
         assert_eq!(duration(250), "250 ms");
         assert_eq!(duration(1_234), "1.2 s");
         assert_eq!(duration(75_000), "1 min 15 s");
-        assert_eq!(list_href("", 0), "/instances");
+        let mut filter = InstanceFilter::default();
+        assert_eq!(list_href(&filter, 0), "/instances");
+        filter.status = "failed".into();
+        filter.started_by = "ann lee".into();
         assert_eq!(
-            list_href("failed", 20),
-            "/instances?status=failed&offset=20"
+            list_href(&filter, 20),
+            "/instances?status=failed&by=ann%20lee&offset=20"
         );
     }
 }

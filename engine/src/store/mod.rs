@@ -201,6 +201,10 @@ pub struct InstanceQuery {
     pub definition_key: Option<String>,
     /// Who started them.
     pub operator: Option<String>,
+    /// Started at or after this time.
+    pub started_after: Option<chrono::DateTime<chrono::Utc>>,
+    /// Started before this time.
+    pub started_before: Option<chrono::DateTime<chrono::Utc>>,
     /// Only instances of definitions granted to one of these roles, or started by `viewer`
     /// (`None`: every instance, as an administrator sees them).
     pub visible_to: Option<Visibility>,

@@ -88,6 +88,8 @@ macro_rules! impl_instance_store {
                        and ($4 is null or operator = $5 or definition_key in (
                             select definition_key from definition_grants
                              where $4 like '%,' || role || ',%'))
+                       and ($8 is null or created_at >= $8)
+                       and ($9 is null or created_at < $9)
                        and $6 = $6 and $7 = $7";
                 let roles = query.visible_to.as_ref().map(|v| v.roles_param());
                 let viewer = query.visible_to.as_ref().map(|v| v.username.as_str());
@@ -99,6 +101,8 @@ macro_rules! impl_instance_store {
                     .bind(viewer)
                     .bind(query.limit)
                     .bind(query.offset)
+                    .bind(query.started_after)
+                    .bind(query.started_before)
                     .fetch_one(&self.pool)
                     .await
                     .map_err(StoreError::from_sqlx)?;
@@ -115,6 +119,8 @@ macro_rules! impl_instance_store {
                 .bind(viewer)
                 .bind(query.limit)
                 .bind(query.offset)
+                .bind(query.started_after)
+                .bind(query.started_before)
                 .fetch_all(&self.pool)
                 .await
                 .map_err(StoreError::from_sqlx)?;

@@ -109,12 +109,33 @@ pub struct ListQuery {
     status: Option<String>,
     definition_key: Option<String>,
     started_by: Option<String>,
+    started_after: Option<String>,
+    started_before: Option<String>,
+}
+
+/// An RFC 3339 time from the query, or a 400 naming the parameter.
+fn time_param(value: Option<&str>, name: &str) -> ApiResult<Option<chrono::DateTime<chrono::Utc>>> {
+    value
+        .filter(|v| !v.is_empty())
+        .map(|v| {
+            chrono::DateTime::parse_from_rfc3339(v)
+                .map(|t| t.with_timezone(&chrono::Utc))
+                .map_err(|_| {
+                    ApiError::bad_request(
+                        name,
+                        format!("`{v}` is not an RFC 3339 time like 2026-01-31T09:00:00Z"),
+                    )
+                })
+        })
+        .transpose()
 }
 
 /// The instances the caller may see, newest first.
 #[utoipa::path(get, path = "/instances", tag = "instances", security(("bearer" = [])),
     params(("status" = Option<String>, Query), ("definition_key" = Option<String>, Query),
-           ("started_by" = Option<String>, Query), ("limit" = Option<i64>, Query), ("offset" = Option<i64>, Query)),
+           ("started_by" = Option<String>, Query),
+           ("started_after" = Option<String>, Query, description = "RFC 3339; started at or after"),
+           ("started_before" = Option<String>, Query, description = "RFC 3339; started before"), ("limit" = Option<i64>, Query), ("offset" = Option<i64>, Query)),
     responses((status = 200, description = "`items`, `total`, `limit`, `offset`", body = Object), (status = 400, body = ApiError)))]
 pub async fn list(
     State(api): State<ApiState>,
@@ -139,6 +160,8 @@ pub async fn list(
                 status,
                 definition_key: query.definition_key.filter(|k| !k.is_empty()),
                 operator: query.started_by.filter(|k| !k.is_empty()),
+                started_after: time_param(query.started_after.as_deref(), "started_after")?,
+                started_before: time_param(query.started_before.as_deref(), "started_before")?,
                 visible_to: None,
                 limit: paging.limit,
                 offset: paging.offset,
