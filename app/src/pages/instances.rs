@@ -25,7 +25,11 @@ const FILTERS: [(&str, Key); 7] = [
 
 /// The address of a filtered page: the filter's fields as query parameters.
 fn list_href(filter: &InstanceFilter, offset: i64) -> String {
-    let offset = (offset > 0).then(|| offset.to_string()).unwrap_or_default();
+    let offset = if offset > 0 {
+        offset.to_string()
+    } else {
+        String::new()
+    };
     let query: Vec<String> = [
         ("status", filter.status.as_str()),
         ("key", filter.definition_key.as_str()),
