@@ -39,7 +39,11 @@ pub struct Completed {
 
 /// The signed-in person's inbox: `status` as the REST API takes it (none: what waits for them).
 #[server(prefix = "/rpc", endpoint = "inbox")]
-pub async fn my_inbox(status: Option<String>, offset: i64) -> Result<InboxPage, AppError> {
+pub async fn my_inbox(
+    status: Option<String>,
+    definition_key: Option<String>,
+    offset: i64,
+) -> Result<InboxPage, AppError> {
     let (tasks, user) = ssr::tasks_and_user()?;
     let status = status
         .filter(|s| !s.is_empty())
@@ -47,7 +51,13 @@ pub async fn my_inbox(status: Option<String>, offset: i64) -> Result<InboxPage, 
         .transpose()?;
     let offset = offset.max(0);
     let page = tasks
-        .inbox(&user, status, None, PAGE_SIZE, offset)
+        .inbox(
+            &user,
+            status,
+            definition_key.filter(|k| !k.trim().is_empty()),
+            PAGE_SIZE,
+            offset,
+        )
         .await
         .map_err(ssr::task_error)?;
     Ok(InboxPage {

@@ -42,7 +42,7 @@ async function setUp(request: APIRequestContext, title: string) {
       { id: 'ask', kind: 'approval', title, groups: [group],
         content: 'Laptop for {{context.who}}\nBudget {{context.amount}} EUR',
         form: [
-          { name: 'comment', label: 'Comment', type: 'textarea', required: true },
+          { name: 'comment', label: 'Comment <img src=x onerror="window.__xss=1">', type: 'textarea', required: true },
           { name: 'priority', label: 'Priority', type: 'enum', options: ['low', 'high'], default: 'low' },
           { name: 'urgent', label: 'Urgent', type: 'boolean' },
         ],
@@ -95,6 +95,9 @@ test('an approver sees the badge, opens the task from the inbox and approves it'
   await expect(page.getByTestId('task-title')).toHaveText('Approve <script>alert(1)</script> laptop');
   await expect(page.getByTestId('task-content')).toContainText('Laptop for Olivia');
   await expect(page.getByTestId('task-context')).toContainText('1200');
+  // A form label with markup shows the markup as text, and it never runs.
+  await expect(page.locator('label[for="field-comment"]')).toContainText('<img src=x onerror=');
+  expect(await page.evaluate(() => (window as any).__xss)).toBeUndefined();
 
   // A required field left empty is named, and nothing is sent.
   await page.getByRole('button', { name: 'Approve' }).click();
@@ -123,6 +126,11 @@ test('an approver sees the badge, opens the task from the inbox and approves it'
   await page.getByTestId('inbox-filter').selectOption('completed');
   await expect(page).toHaveURL(/status=completed/);
   await expect(page.getByTestId('inbox-list').getByRole('link')).toHaveCount(1);
+  // Filtered by another workflow, nothing is left.
+  await page.getByTestId('inbox-key').fill('some-other-workflow');
+  await page.getByTestId('inbox-key').press('Enter');
+  await expect(page).toHaveURL(/key=some-other-workflow/);
+  await expect(page.getByTestId('inbox-empty')).toBeVisible();
   // The page never ran the title or content as markup.
   expect(errors).toEqual([]);
 });

@@ -30,7 +30,8 @@ test('the monitor turns the node and the instance green when the approver answer
     nodes: [
       { id: 'start', kind: 'start' },
       { id: 'prepare', kind: 'script', script: '#{ size: 3 }' },
-      { id: 'ask', kind: 'approval', title: 'Go ahead?', assignees: [approver] },
+      { id: 'ask', kind: 'approval', title: 'Go ahead?', assignees: [approver],
+        form: [{ name: 'comment', label: 'Comment', type: 'text', required: true }] },
       { id: 'end', kind: 'end' },
     ],
     edges: [{ from: 'start', to: 'prepare' }, { from: 'prepare', to: 'ask' }, { from: 'ask', to: 'end' }],
@@ -62,14 +63,19 @@ test('the monitor turns the node and the instance green when the approver answer
   await expect(page.getByTestId('node-panel')).toContainText('Waiting');
   await page.screenshot({ path: 'test-results/monitor-waiting.png', fullPage: true });
 
-  // The approver answers elsewhere; this page changes by itself.
+  // The approver answers in their own browser; this page changes by itself.
   await page.evaluate(() => { (window as any).__noReload = true; });
-  const approverToken = (await (await request.post('/api/v1/auth/token', {
-    data: { grant_type: 'password', username: approver, password: `${approver}-password` },
-  })).json()).access_token;
-  const inbox = await api(request, approverToken, 'GET', '/api/v1/tasks');
-  const task = inbox.items.find((t: any) => t.instance_id === instance);
-  await api(request, approverToken, 'POST', `/api/v1/tasks/${task.id}/complete`, { outcome: 'approve' });
+  const other = await page.context().browser()!.newContext();
+  const approverPage = await other.newPage();
+  await signIn(approverPage, { username: approver, password: `${approver}-password` });
+  await expect(approverPage.getByTestId('inbox-count')).toHaveText('1');
+  await approverPage.locator('nav.mainnav').getByRole('link', { name: /Inbox/ }).click();
+  await approverPage.getByTestId('inbox-list').getByRole('link', { name: 'Go ahead?' }).click();
+  await hydrated(approverPage);
+  await approverPage.getByLabel(/Comment/).fill('Looks good');
+  await approverPage.getByRole('button', { name: 'Approve' }).click();
+  await expect(approverPage).toHaveURL(/\/inbox$/);
+  await other.close();
 
   await expect(ask).toHaveAttribute('data-status', 'completed');
   await expect(page.getByTestId('instance-status')).toHaveText('Completed');

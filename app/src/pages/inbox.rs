@@ -19,13 +19,17 @@ const FILTERS: [(&str, Key); 5] = [
     ("cancelled", Key::StatusCancelled),
 ];
 
-fn inbox_href(status: &str, offset: i64) -> String {
-    match (status.is_empty(), offset > 0) {
-        (true, false) => "/inbox".into(),
-        (true, true) => format!("/inbox?offset={offset}"),
-        (false, false) => format!("/inbox?status={status}"),
-        (false, true) => format!("/inbox?status={status}&offset={offset}"),
-    }
+/// The inbox's address for a status, a workflow and a page.
+fn inbox_href(status: &str, key: &str, offset: i64) -> String {
+    let offset = if offset > 0 {
+        offset.to_string()
+    } else {
+        String::new()
+    };
+    super::instances::with_query(
+        "/inbox",
+        &[("status", status), ("key", key), ("offset", &offset)],
+    )
 }
 
 #[component]
@@ -34,6 +38,7 @@ pub fn InboxPage() -> impl IntoView {
     let t = move |key| i18n.t(key);
     let query = use_query_map();
     let status = move || query.with(|q| q.get("status").unwrap_or_default());
+    let key = move || query.with(|q| q.get("key").unwrap_or_default());
     let offset = move || {
         query.with(|q| {
             q.get("offset")
@@ -42,12 +47,28 @@ pub fn InboxPage() -> impl IntoView {
         })
     };
     let page = Resource::new(
-        move || (status(), offset()),
-        |(status, offset)| my_inbox((!status.is_empty()).then_some(status), offset),
+        move || (status(), key(), offset()),
+        |(status, key, offset)| {
+            my_inbox(
+                (!status.is_empty()).then_some(status),
+                (!key.is_empty()).then_some(key),
+                offset,
+            )
+        },
     );
     let navigate = use_navigate();
+    let go = navigate.clone();
     let choose = move |ev: leptos::ev::Event| {
-        navigate(&inbox_href(&event_target_value(&ev), 0), Default::default());
+        go(
+            &inbox_href(&event_target_value(&ev), &key(), 0),
+            Default::default(),
+        );
+    };
+    let choose_key = move |ev: leptos::ev::Event| {
+        navigate(
+            &inbox_href(&status(), &event_target_value(&ev), 0),
+            Default::default(),
+        );
     };
 
     view! {
@@ -55,6 +76,8 @@ pub fn InboxPage() -> impl IntoView {
         <section class="page">
             <div class="page-head">
                 <h1>{t(Key::InboxTitle)}</h1>
+            </div>
+            <div class="filters">
                 <label class="filter">
                     <span>{t(Key::InboxFilter)}</span>
                     <select data-testid="inbox-filter" on:change=choose prop:value=status>
@@ -66,12 +89,16 @@ pub fn InboxPage() -> impl IntoView {
                             .collect_view()}
                     </select>
                 </label>
+                <label class="filter">
+                    <span>{t(Key::ColumnWorkflow)}</span>
+                    <input type="search" data-testid="inbox-key" on:change=choose_key prop:value=key />
+                </label>
             </div>
             <Transition fallback=move || view! { <p class="muted">{t(Key::Checking)}</p> }>
                 {move || {
                     page.get()
                         .map(|answer| match answer {
-                            Ok(page) => view! { <TaskTable page status=status() /> }.into_any(),
+                            Ok(page) => view! { <TaskTable page status=status() key=key() /> }.into_any(),
                             Err(_) => {
                                 view! { <p class="error" role="alert">{t(Key::LoadFailed)}</p> }
                                     .into_any()
@@ -84,7 +111,7 @@ pub fn InboxPage() -> impl IntoView {
 }
 
 #[component]
-fn TaskTable(page: InboxPage, status: String) -> impl IntoView {
+fn TaskTable(page: InboxPage, status: String, key: String) -> impl IntoView {
     let i18n = use_i18n();
     let t = move |key| i18n.t(key);
     if page.items.is_empty() {
@@ -103,8 +130,9 @@ fn TaskTable(page: InboxPage, status: String) -> impl IntoView {
             .replace("{to}", &to.to_string())
             .replace("{total}", &page.total.to_string())
     };
-    let previous = (page.offset > 0).then(|| inbox_href(&status, (page.offset - PAGE_SIZE).max(0)));
-    let next = (to < page.total).then(|| inbox_href(&status, to));
+    let previous =
+        (page.offset > 0).then(|| inbox_href(&status, &key, (page.offset - PAGE_SIZE).max(0)));
+    let next = (to < page.total).then(|| inbox_href(&status, &key, to));
     view! {
         <div class="card table-card">
             <table class="list" data-testid="inbox-list">
@@ -216,10 +244,10 @@ mod tests {
 
     #[test]
     fn addresses_and_times_read_well() {
-        assert_eq!(inbox_href("", 0), "/inbox");
+        assert_eq!(inbox_href("", "", 0), "/inbox");
         assert_eq!(
-            inbox_href("completed", 40),
-            "/inbox?status=completed&offset=40"
+            inbox_href("completed", "buy", 40),
+            "/inbox?status=completed&key=buy&offset=40"
         );
         assert_eq!(
             short_time("2026-11-22T01:31:05.123Z"),

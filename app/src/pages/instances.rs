@@ -30,22 +30,30 @@ fn list_href(filter: &InstanceFilter, offset: i64) -> String {
     } else {
         String::new()
     };
-    let query: Vec<String> = [
-        ("status", filter.status.as_str()),
-        ("key", filter.definition_key.as_str()),
-        ("by", filter.started_by.as_str()),
-        ("from", filter.from.as_str()),
-        ("to", filter.to.as_str()),
-        ("offset", offset.as_str()),
-    ]
-    .iter()
-    .filter(|(_, v)| !v.trim().is_empty())
-    .map(|(k, v)| format!("{k}={}", encode(v.trim())))
-    .collect();
+    with_query(
+        "/instances",
+        &[
+            ("status", filter.status.as_str()),
+            ("key", filter.definition_key.as_str()),
+            ("by", filter.started_by.as_str()),
+            ("from", filter.from.as_str()),
+            ("to", filter.to.as_str()),
+            ("offset", offset.as_str()),
+        ],
+    )
+}
+
+/// `path` with the non-empty `pairs` as its query.
+pub(super) fn with_query(path: &str, pairs: &[(&str, &str)]) -> String {
+    let query: Vec<String> = pairs
+        .iter()
+        .filter(|(_, v)| !v.trim().is_empty())
+        .map(|(k, v)| format!("{k}={}", encode(v.trim())))
+        .collect();
     if query.is_empty() {
-        "/instances".into()
+        path.to_string()
     } else {
-        format!("/instances?{}", query.join("&"))
+        format!("{path}?{}", query.join("&"))
     }
 }
 
