@@ -191,8 +191,18 @@ pub fn StatusBadge(status: TaskStatus) -> impl IntoView {
         TaskStatus::Cancelled => Key::StatusCancelled,
         TaskStatus::Expired => Key::StatusExpired,
     };
+    badge(i18n, status.as_str(), key, "task-status")
+}
+
+/// A status as a coloured word (its colour from the `status-<state>` class).
+pub fn badge(
+    i18n: crate::i18n::I18n,
+    state: &str,
+    key: Key,
+    testid: &'static str,
+) -> impl IntoView {
     view! {
-        <span class=format!("status status-{}", status.as_str()) data-testid="task-status">
+        <span class=format!("status status-{state}") data-testid=testid>
             {i18n.t(key)}
         </span>
     }

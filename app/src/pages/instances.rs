@@ -250,11 +250,7 @@ pub fn InstanceBadge(status: InstanceStatus) -> impl IntoView {
         InstanceStatus::Cancelled => Key::StatusCancelled,
         InstanceStatus::RollingBack => Key::InstRollingBack,
     };
-    view! {
-        <span class=format!("status status-{}", status.as_str()) data-testid="instance-status">
-            {i18n.t(key)}
-        </span>
-    }
+    super::inbox::badge(i18n, status.as_str(), key, "instance-status")
 }
 
 /// `1234` ms → `1.2 s`; `75000` → `1 min 15 s`.

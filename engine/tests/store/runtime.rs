@@ -69,7 +69,7 @@ pub(crate) async fn runs(
         .collect()
 }
 
-fn sizing() -> Value {
+pub(crate) fn sizing() -> Value {
     json!({
         "key": "sizing", "name": "Sizing",
         "nodes": [
@@ -586,34 +586,4 @@ async fn retries(db: &TestDatabase, _backend: Backend) {
         .filter(|e| e.kind == "node.retrying")
         .count();
     assert_eq!(retrying, 2);
-}
-
-conformance!(instances_are_listed_by_when_they_started, started_between);
-async fn started_between(db: &TestDatabase, _backend: Backend) {
-    let store = open(db).await;
-    publish(&store, sizing()).await;
-    let rt = runtime(&store, 1);
-    start(&rt, "sizing", json!({"size": 1})).await;
-    start(&rt, "sizing", json!({"size": 2})).await;
-    let count = |after: Option<i64>, before: Option<i64>| {
-        let store = store.clone();
-        async move {
-            let now = chrono::Utc::now();
-            store
-                .list_instances(&engine::store::InstanceQuery {
-                    started_after: after.map(|s| now + chrono::Duration::seconds(s)),
-                    started_before: before.map(|s| now + chrono::Duration::seconds(s)),
-                    limit: 10,
-                    ..Default::default()
-                })
-                .await
-                .expect("list")
-                .total
-        }
-    };
-    assert_eq!(count(Some(-60), None).await, 2);
-    assert_eq!(count(Some(60), None).await, 0);
-    assert_eq!(count(None, Some(60)).await, 2);
-    assert_eq!(count(None, Some(-60)).await, 0);
-    assert_eq!(count(Some(-60), Some(60)).await, 2);
 }
