@@ -82,9 +82,15 @@ impl AccessService {
         let generated = password.is_none().then(people::new_token);
         let password = password.or(generated.as_deref()).unwrap_or_default();
         check_password(password)?;
-        self.create_user("admin", "Administrator", password, &[Role::Admin], &[])
-            .await?;
-        Ok(generated)
+        match self
+            .create_user("admin", "Administrator", password, &[Role::Admin], &[])
+            .await
+        {
+            Ok(_) => Ok(generated),
+            // Another process starting on the same empty database created it first.
+            Err(AccessError::Store(StoreError::Conflict(_))) => Ok(None),
+            Err(other) => Err(other),
+        }
     }
 
     pub async fn create_user(

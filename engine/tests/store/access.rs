@@ -428,3 +428,19 @@ async fn user_change(db: &TestDatabase, _backend: Backend) {
         Err(engine::store::StoreError::NotFound(_))
     ));
 }
+
+conformance!(
+    two_processes_starting_together_create_one_administrator,
+    admin_race
+);
+async fn admin_race(db: &TestDatabase, _backend: Backend) {
+    let first = AccessService::new(open(db).await, IdGenerator::new(1));
+    let second = AccessService::new(open(db).await, IdGenerator::new(2));
+    let (a, b) = tokio::join!(first.ensure_admin(None), second.ensure_admin(None));
+    let created = [a.expect("first starts"), b.expect("second starts")];
+    assert_eq!(
+        created.iter().filter(|p| p.is_some()).count(),
+        1,
+        "{created:?}"
+    );
+}

@@ -49,6 +49,13 @@ async fn two_processes_start_one_instance_per_cron_tick() {
         .collect();
     tokio::time::sleep(Duration::from_millis(6_500)).await;
     for server in &mut servers {
+        // Both started on the same empty database and are still running.
+        assert!(
+            matches!(server.try_wait(), Ok(None)),
+            "a server process exited early"
+        );
+    }
+    for server in &mut servers {
         let _ = server.kill();
         let _ = server.wait();
     }
