@@ -99,10 +99,7 @@ pub fn InboxPage() -> impl IntoView {
                     page.get()
                         .map(|answer| match answer {
                             Ok(page) => view! { <TaskTable page status=status() key=key() /> }.into_any(),
-                            Err(_) => {
-                                view! { <p class="error" role="alert">{t(Key::LoadFailed)}</p> }
-                                    .into_any()
-                            }
+                            Err(error) => super::not_loaded(&error, None),
                         })
                 }}
             </Transition>

@@ -155,10 +155,7 @@ pub fn InstancesPage() -> impl IntoView {
                     list.get()
                         .map(|answer| match answer {
                             Ok(list) => view! { <InstanceTable list filter=filter() /> }.into_any(),
-                            Err(_) => {
-                                view! { <p class="error" role="alert">{t(Key::LoadFailed)}</p> }
-                                    .into_any()
-                            }
+                            Err(error) => super::not_loaded(&error, None),
                         })
                 }}
             </Transition>

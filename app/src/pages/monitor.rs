@@ -80,17 +80,8 @@ pub fn MonitorPage() -> impl IntoView {
                     view.get()
                         .map(|answer| match answer {
                             Ok(view) => view! { <Monitor view selected changes /> }.into_any(),
-                            Err(AppError::NotFound | AppError::Forbidden) => {
-                                view! {
-                                    <div class="empty-state" data-testid="instance-missing">
-                                        <p>{t(Key::InstanceNotFound)}</p>
-                                    </div>
-                                }
-                                    .into_any()
-                            }
-                            Err(_) => {
-                                view! { <p class="error" role="alert">{t(Key::LoadFailed)}</p> }
-                                    .into_any()
+                            Err(error) => {
+                                super::not_loaded(&error, Some((Key::InstanceNotFound, "instance-missing")))
                             }
                         })
                 }}

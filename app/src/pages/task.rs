@@ -58,17 +58,8 @@ pub fn TaskPage() -> impl IntoView {
                     task.get()
                         .map(|answer| match answer {
                             Ok(view) => view! { <TaskDetail view reload notice drafts /> }.into_any(),
-                            Err(AppError::NotFound | AppError::Forbidden) => {
-                                view! {
-                                    <div class="empty-state" data-testid="task-missing">
-                                        <p>{t(Key::TaskNotFound)}</p>
-                                    </div>
-                                }
-                                    .into_any()
-                            }
-                            Err(_) => {
-                                view! { <p class="error" role="alert">{t(Key::LoadFailed)}</p> }
-                                    .into_any()
+                            Err(error) => {
+                                super::not_loaded(&error, Some((Key::TaskNotFound, "task-missing")))
                             }
                         })
                 }}

@@ -68,6 +68,16 @@ impl InstanceService {
         id: Id,
         operate: bool,
     ) -> Result<InstanceRecord, InstanceError> {
+        let (instance, may_use) = self.seen(user, id).await?;
+        if operate && !may_use {
+            return Err(InstanceError::Forbidden(instance.definition_key));
+        }
+        Ok(instance)
+    }
+
+    /// The instance, if `user` may see it, and whether they may operate it (USE on its
+    /// definition).
+    async fn seen(&self, user: &User, id: Id) -> Result<(InstanceRecord, bool), InstanceError> {
         let store = self.runtime.store();
         let instance = store.instance(id).await?.ok_or(InstanceError::NotFound)?;
         let grants = store.grants(&instance.definition_key).await?;
@@ -75,10 +85,7 @@ impl InstanceService {
         if instance.operator != user.username && !may_use {
             return Err(InstanceError::NotFound);
         }
-        if operate && !may_use {
-            return Err(InstanceError::Forbidden(instance.definition_key));
-        }
-        Ok(instance)
+        Ok((instance, may_use))
     }
 
     /// Cancels, pauses or resumes the instance, if `user` may operate it.
@@ -109,9 +116,8 @@ impl InstanceService {
 
     /// The instance with its node runs, its event log and the version it runs.
     pub async fn detail(&self, user: &User, id: Id) -> Result<InstanceDetail, InstanceError> {
-        let instance = self.visible(user, id, false).await?;
+        let (instance, may_operate) = self.seen(user, id).await?;
         let store = self.runtime.store();
-        let grants = store.grants(&instance.definition_key).await?;
         let runs = store.node_runs(id).await?;
         let events = store.events(id, 0).await?;
         let definition = self
@@ -119,7 +125,7 @@ impl InstanceService {
             .definition(&instance.definition_key, instance.version)
             .await?;
         Ok(InstanceDetail {
-            may_operate: user.may(&grants, Permission::Use),
+            may_operate,
             instance,
             runs,
             events,
