@@ -27,6 +27,9 @@ pub enum AppError {
     /// The input does not fit: each problem by field.
     #[error("the input does not fit")]
     Invalid(Vec<engine::task::FieldError>),
+    /// A definition that cannot be saved or published as it is: every issue.
+    #[error("the definition has issues")]
+    InvalidDefinition(Vec<engine::definition::Issue>),
     #[error("{0}")]
     Transport(ServerFnErrorErr),
 }
@@ -94,6 +97,23 @@ pub mod ssr {
         pub store: Arc<dyn Store>,
         pub tasks: engine::service::TaskService,
         pub instances: engine::service::InstanceService,
+        pub definitions: engine::service::DefinitionService,
+    }
+
+    /// The signed-in user (the server checked the session before any server function runs).
+    pub fn user() -> Result<engine::people::User, AppError> {
+        use_context::<http::request::Parts>()
+            .and_then(|p| p.extensions.get::<engine::service::Caller>().cloned())
+            .map(|caller| caller.user)
+            .ok_or(AppError::SignedOut)
+    }
+
+    /// `error`, after setting the status the server function answers with.
+    pub fn respond(status: http::StatusCode, error: AppError) -> AppError {
+        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+            response.set_status(status);
+        }
+        error
     }
 
     pub fn store() -> Result<Arc<dyn Store>, AppError> {

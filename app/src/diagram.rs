@@ -20,25 +20,19 @@ pub fn layout(definition: &Definition) -> (Vec<DiagramNode>, Vec<(String, String
         .map(|e| (e.from.clone(), e.to.clone()))
         .collect();
     let placed = definition.nodes.iter().all(|n| n.position.is_some());
-    let layers = if placed {
+    let laid_out = if placed {
         HashMap::new()
     } else {
-        layers(definition)
+        let ids: Vec<String> = definition.nodes.iter().map(|n| n.id.clone()).collect();
+        layered(&ids, &edges)
     };
-    let mut row_of_layer: HashMap<usize, usize> = HashMap::new();
     let nodes = definition
         .nodes
         .iter()
         .map(|node| {
             let (x, y) = match (placed, node.position) {
                 (true, Some(p)) => (p.x, p.y),
-                _ => {
-                    let layer = layers.get(node.id.as_str()).copied().unwrap_or(0);
-                    let row = row_of_layer.entry(layer).or_default();
-                    let at = (layer as f64 * STEP_X, *row as f64 * STEP_Y);
-                    *row += 1;
-                    at
-                }
+                _ => laid_out.get(&node.id).copied().unwrap_or_default(),
             };
             DiagramNode {
                 id: node.id.clone(),
@@ -56,30 +50,95 @@ pub fn layout(definition: &Definition) -> (Vec<DiagramNode>, Vec<(String, String
     (nodes, edges)
 }
 
-/// Each node's layer: the longest path to it from a node without incoming edges (cycles, which
-/// validation refuses, are cut by a bound on the passes).
-fn layers(definition: &Definition) -> HashMap<&str, usize> {
-    let mut layer: HashMap<&str, usize> = definition
-        .nodes
+/// A layered (Sugiyama-style) drawing, left to right: each node's layer is the longest path to it
+/// from a node without incoming edges; within a layer, nodes are ordered by the mean row of
+/// their neighbours in the layer before, then after (a few sweeps), which removes most edge
+/// crossings. Cycles, which validation refuses, are cut by a bound on the passes.
+pub fn layered(ids: &[String], edges: &[(String, String)]) -> HashMap<String, (f64, f64)> {
+    let index: HashMap<&str, usize> = ids
         .iter()
-        .map(|n| (n.id.as_str(), 0))
+        .enumerate()
+        .map(|(i, id)| (id.as_str(), i))
         .collect();
-    for _ in 0..definition.nodes.len() {
+    let links: Vec<(usize, usize)> = edges
+        .iter()
+        .filter_map(|(from, to)| Some((*index.get(from.as_str())?, *index.get(to.as_str())?)))
+        .filter(|(from, to)| from != to)
+        .collect();
+    let mut layer = vec![0usize; ids.len()];
+    for _ in 0..ids.len() {
         let mut changed = false;
-        for edge in &definition.edges {
-            let from = layer.get(edge.from.as_str()).copied().unwrap_or(0);
-            if let Some(to) = layer.get_mut(edge.to.as_str()) {
-                if *to < from + 1 {
-                    *to = from + 1;
-                    changed = true;
-                }
+        for &(from, to) in &links {
+            if layer[to] < layer[from] + 1 {
+                layer[to] = layer[from] + 1;
+                changed = true;
             }
         }
         if !changed {
             break;
         }
     }
-    layer
+    let depth = layer.iter().copied().max().map_or(0, |d| d + 1);
+    let mut rows: Vec<Vec<usize>> = vec![Vec::new(); depth];
+    for (node, &l) in layer.iter().enumerate() {
+        rows[l].push(node);
+    }
+    let mut row_of = vec![0.0f64; ids.len()];
+    let place = |rows: &Vec<Vec<usize>>, row_of: &mut Vec<f64>| {
+        for row in rows {
+            for (i, &n) in row.iter().enumerate() {
+                row_of[n] = i as f64;
+            }
+        }
+    };
+    place(&rows, &mut row_of);
+    for sweep in 0..4 {
+        let forward = sweep % 2 == 0;
+        let order: Vec<usize> = if forward {
+            (1..depth).collect()
+        } else {
+            (0..depth.saturating_sub(1)).rev().collect()
+        };
+        for l in order {
+            let mut keyed: Vec<(f64, usize)> = rows[l]
+                .iter()
+                .map(|&n| {
+                    let neighbours: Vec<f64> = links
+                        .iter()
+                        .filter_map(|&(from, to)| match forward {
+                            true if to == n && layer[from] + 1 == l => Some(row_of[from]),
+                            false if from == n && layer[to] == l + 1 => Some(row_of[to]),
+                            _ => None,
+                        })
+                        .collect();
+                    let key = if neighbours.is_empty() {
+                        row_of[n]
+                    } else {
+                        neighbours.iter().sum::<f64>() / neighbours.len() as f64
+                    };
+                    (key, n)
+                })
+                .collect();
+            keyed.sort_by(|a, b| a.0.total_cmp(&b.0));
+            rows[l] = keyed.into_iter().map(|(_, n)| n).collect();
+            for (i, &n) in rows[l].iter().enumerate() {
+                row_of[n] = i as f64;
+            }
+        }
+    }
+    // Each layer is centred on the tallest one.
+    let tallest = rows.iter().map(Vec::len).max().unwrap_or(0) as f64;
+    let mut at = HashMap::new();
+    for (l, row) in rows.iter().enumerate() {
+        let shift = (tallest - row.len() as f64) / 2.0;
+        for (i, &n) in row.iter().enumerate() {
+            at.insert(
+                ids[n].clone(),
+                (l as f64 * STEP_X, (i as f64 + shift) * STEP_Y),
+            );
+        }
+    }
+    at
 }
 
 #[cfg(test)]
@@ -101,11 +160,33 @@ mod tests {
         let (nodes, edges) = layout(&definition);
         let at: HashMap<&str, (f64, f64)> =
             nodes.iter().map(|n| (n.id.as_str(), (n.x, n.y))).collect();
-        assert_eq!(at["start"], (0.0, 0.0));
+        // start and end are centred on the two-node middle layer.
+        assert_eq!(at["start"], (0.0, STEP_Y / 2.0));
         assert_eq!(at["a"], (STEP_X, 0.0));
         assert_eq!(at["b"], (STEP_X, STEP_Y));
-        assert_eq!(at["end"], (2.0 * STEP_X, 0.0));
+        assert_eq!(at["end"], (2.0 * STEP_X, STEP_Y / 2.0));
         assert_eq!(edges.len(), 4);
+    }
+
+    #[test]
+    fn ordering_within_layers_uncrosses_edges() {
+        // a→d and b→c drawn in document order would cross; the sweep puts c beside b.
+        let ids: Vec<String> = ["s", "a", "b", "c", "d"].map(String::from).to_vec();
+        let edges: Vec<(String, String)> = [("s", "a"), ("s", "b"), ("a", "d"), ("b", "c")]
+            .map(|(f, t)| (f.to_string(), t.to_string()))
+            .to_vec();
+        let at = layered(&ids, &edges);
+        assert_eq!(at["a"].1 < at["b"].1, at["d"].1 < at["c"].1);
+    }
+
+    #[test]
+    fn a_cycle_does_not_hang_the_layout() {
+        let ids: Vec<String> = ["a", "b"].map(String::from).to_vec();
+        let edges = vec![
+            ("a".to_string(), "b".to_string()),
+            ("b".to_string(), "a".to_string()),
+        ];
+        assert_eq!(layered(&ids, &edges).len(), 2);
     }
 
     #[test]

@@ -95,12 +95,12 @@ pub enum Key {
     Checking,
     StatusUnavailable,
     WorkflowsTitle,
+    WorkflowNotFound,
     WorkflowsBlurb,
     InstancesTitle,
     InstancesBlurb,
     InboxTitle,
     InboxBlurb,
-    ComingSoon,
     NotFoundTitle,
     NotFoundBlurb,
     BackToOverview,
@@ -203,10 +203,27 @@ pub enum Key {
     ConfirmSkip,
 }
 
+/// A piece of UI text in every language: [`Key`], and the designer's own table
+/// (`designer::text::DKey`).
+pub trait Phrase: Copy + Send + Sync + 'static {
+    /// The English and the Chinese text.
+    fn pair(self) -> (&'static str, &'static str);
+}
+
 impl Locale {
     /// The text for `key` in this language.
-    pub fn text(self, key: Key) -> &'static str {
-        let (en, zh) = match key {
+    pub fn text(self, key: impl Phrase) -> &'static str {
+        let (en, zh) = key.pair();
+        match self {
+            Locale::En => en,
+            Locale::Zh => zh,
+        }
+    }
+}
+
+impl Phrase for Key {
+    fn pair(self) -> (&'static str, &'static str) {
+        match self {
             Key::AppName => ("Baton", "Baton"),
             Key::Tagline => ("Workflow orchestration", "工作流编排"),
             Key::NavOverview => ("Overview", "概览"),
@@ -244,6 +261,7 @@ impl Locale {
                 "数据库没有响应。Baton 会继续重试；请查看服务器日志。",
             ),
             Key::WorkflowsTitle => ("Workflows", "工作流"),
+            Key::WorkflowNotFound => ("This workflow does not exist, or it is not yours to see.", "该工作流不存在，或你无权查看。"),
             Key::WorkflowsBlurb => (
                 "Draw workflows as graphs of tasks, validate them as you go, and publish versions.",
                 "以任务图的方式绘制工作流，随时校验，并发布版本。",
@@ -258,7 +276,6 @@ impl Locale {
                 "Approve or reject the human tasks assigned to you and your groups.",
                 "审批分配给你和你所在组的人工任务。",
             ),
-            Key::ComingSoon => ("Coming soon", "即将推出"),
             Key::NotFoundTitle => ("Page not found", "页面不存在"),
             Key::NotFoundBlurb => ("There is nothing at this address.", "这个地址没有内容。"),
             Key::BackToOverview => ("Back to the overview", "返回概览"),
@@ -353,11 +370,6 @@ impl Locale {
             Key::ActionFailed => ("That did not work. Try again.", "操作未成功，请重试。"),
             Key::NoContext => ("No data yet.", "暂无数据。"),
             Key::InboxCount => ("tasks waiting for you", "个待办任务"),
-
-        };
-        match self {
-            Locale::En => en,
-            Locale::Zh => zh,
         }
     }
 }
@@ -370,7 +382,7 @@ pub struct I18n {
 
 impl I18n {
     /// A reactive text: re-renders where it is used when the language changes.
-    pub fn t(self, key: Key) -> impl Fn() -> &'static str + Copy + Send + Sync + 'static {
+    pub fn t(self, key: impl Phrase) -> impl Fn() -> &'static str + Copy + Send + Sync + 'static {
         move || self.locale.get().text(key)
     }
 }

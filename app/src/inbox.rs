@@ -153,10 +153,7 @@ mod ssr {
         let tasks = use_context::<AppContext>()
             .map(|cx| cx.tasks)
             .ok_or(AppError::SignedOut)?;
-        let user = use_context::<http::request::Parts>()
-            .and_then(|p| p.extensions.get::<engine::service::Caller>().cloned())
-            .map(|caller| caller.user)
-            .ok_or(AppError::SignedOut)?;
+        let user = crate::api::ssr::user()?;
         Ok((tasks, user))
     }
 
@@ -179,9 +176,6 @@ mod ssr {
                 )
             }
         };
-        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
-            response.set_status(status);
-        }
-        error
+        crate::api::ssr::respond(status, error)
     }
 }

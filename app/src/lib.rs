@@ -1,23 +1,29 @@
 //! Baton's user interface: the application shell, its pages and the typed server functions they
 //! call. Compiled twice: with `ssr` into the server, with `hydrate` into the browser's wasm.
 
+// The designer's views are deeply nested types.
+#![recursion_limit = "256"]
+
 pub mod api;
+pub mod designer;
 pub mod diagram;
 pub mod i18n;
 pub mod inbox;
 mod layout;
 pub mod monitor;
 mod pages;
+pub mod workflows;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Html, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
 
-use crate::i18n::{provide_i18n, Key, Locale};
+use crate::i18n::{provide_i18n, Locale};
 use crate::layout::Layout;
 use crate::pages::{
-    ComingPage, InboxPage, InstancesPage, MonitorPage, NotFound, Overview, SignInPage, TaskPage,
+    DesignPage, InboxPage, InstancesPage, MonitorPage, NotFound, Overview, SignInPage, TaskPage,
+    WorkflowsPage,
 };
 
 /// The HTML document around the app, rendered on the server only.
@@ -44,7 +50,6 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     let i18n = provide_i18n(initial_locale());
-    let t = move |key| i18n.t(key);
 
     view! {
         <Html {..} lang=move || i18n.locale.get().code() />
@@ -55,10 +60,8 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=|| view! { <NotFound /> }>
                     <Route path=path!("/") view=Overview />
                     <Route path=path!("/login") view=SignInPage />
-                    <Route
-                        path=path!("/workflows")
-                        view=move || view! { <ComingPage title=t(Key::WorkflowsTitle) blurb=t(Key::WorkflowsBlurb) /> }
-                    />
+                    <Route path=path!("/workflows") view=WorkflowsPage />
+                    <Route path=path!("/workflows/:key/design") view=DesignPage />
                     <Route path=path!("/instances") view=InstancesPage />
                     <Route path=path!("/instances/:id") view=MonitorPage />
                     <Route path=path!("/inbox") view=InboxPage />

@@ -220,6 +220,7 @@ pub fn router(state: AppState) -> Router {
         store: state.store.clone(),
         tasks: state.api.tasks.clone(),
         instances: state.api.instances.clone(),
+        definitions: state.api.definitions.clone(),
     };
     let provide = move || provide_context(context.clone());
     let leptos_options = state.leptos_options.clone();

@@ -1,6 +1,6 @@
 //! One module per page.
 
-mod coming;
+mod design;
 mod inbox;
 mod instances;
 mod login;
@@ -8,8 +8,9 @@ mod monitor;
 mod not_found;
 mod overview;
 mod task;
+mod workflows;
 
-pub use coming::ComingPage;
+pub use design::DesignPage;
 pub use inbox::InboxPage;
 pub use instances::InstancesPage;
 pub use login::SignInPage;
@@ -17,8 +18,10 @@ pub use monitor::MonitorPage;
 pub use not_found::NotFound;
 pub use overview::Overview;
 pub use task::TaskPage;
+pub use workflows::WorkflowsPage;
 
 use leptos::prelude::*;
+use leptos_router::components::A;
 
 use crate::api::AppError;
 use crate::i18n::{use_i18n, Key};
@@ -35,5 +38,32 @@ pub(crate) fn not_loaded(error: &AppError, missing: Option<(Key, &'static str)>)
         }
         .into_any(),
         _ => view! { <p class="error" role="alert">{i18n.t(Key::LoadFailed)}</p> }.into_any(),
+    }
+}
+
+/// The foot of a paged list: which rows are shown of how many, and links to the pages around.
+#[component]
+pub(crate) fn Pager(
+    from: i64,
+    to: i64,
+    total: i64,
+    previous: Option<String>,
+    next: Option<String>,
+) -> impl IntoView {
+    let i18n = use_i18n();
+    let range = move || {
+        i18n.t(Key::ShowingRange)()
+            .replace("{from}", &from.to_string())
+            .replace("{to}", &to.to_string())
+            .replace("{total}", &total.to_string())
+    };
+    view! {
+        <div class="pager">
+            <span class="muted">{range}</span>
+            <span class="pager-links">
+                {previous.map(|href| view! { <A href=href>{i18n.t(Key::PagePrevious)}</A> })}
+                {next.map(|href| view! { <A href=href>{i18n.t(Key::PageNext)}</A> })}
+            </span>
+        </div>
     }
 }

@@ -26,7 +26,7 @@ pub use node::{
     FormFieldKind, Http, Job, JoinMode, Mapping, Node, NodeKind, OnError, Phase, Position, Retry,
     Subprocess, Timer,
 };
-pub use record::{DefinitionRecord, DefinitionStatus, VersionRecord};
+pub use record::{DefinitionRecord, DefinitionStatus, DefinitionSummary, VersionRecord};
 pub use trigger::TriggerSpec;
 
 /// Most nodes a definition may have (the designer is measured with 200); larger documents are

@@ -196,7 +196,7 @@ impl NodeKind {
     ];
 
     /// The fields a kind adds to the common ones; `None` for an unknown kind.
-    pub(crate) fn fields_of(kind: &str) -> Option<&'static [&'static str]> {
+    pub fn fields_of(kind: &str) -> Option<&'static [&'static str]> {
         Some(match kind {
             "start" | "end" | "condition" | "parallel" => &[],
             "http" => &["method", "url", "headers", "body", "accepted_statuses"],

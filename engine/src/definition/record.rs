@@ -41,3 +41,16 @@ pub struct VersionRecord {
     pub published_by: String,
     pub published_at: String,
 }
+
+/// A row of the definitions list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DefinitionSummary {
+    pub key: String,
+    pub name: String,
+    pub status: DefinitionStatus,
+    pub latest_version: Option<i32>,
+    /// There are changes not yet published.
+    pub has_draft: bool,
+    pub tags: Vec<String>,
+    pub updated_at: String,
+}

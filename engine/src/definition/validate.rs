@@ -175,6 +175,15 @@ pub(super) fn check(definition: &Definition) -> Vec<Issue> {
             "the definition needs a name",
         ));
     }
+    for (i, tag) in definition.tags.iter().enumerate() {
+        if tag.trim().is_empty() || tag.contains(',') || tag.chars().count() > 40 {
+            issues.push(Issue::field(
+                format!("tags[{i}]"),
+                IssueCode::InvalidValue,
+                "a tag is 1 to 40 characters, without commas",
+            ));
+        }
+    }
     if let Some(schema) = &definition.input_schema {
         if !schema.is_object() && !schema.is_boolean() {
             issues.push(Issue::field(

@@ -5,15 +5,24 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::definition::{Definition, DefinitionRecord, Issue, VersionRecord};
+use crate::definition::{
+    Definition, DefinitionRecord, DefinitionStatus, DefinitionSummary, Issue, VersionRecord,
+};
 use crate::id::IdGenerator;
-use crate::store::{NewDraft, NewVersion, Store, StoreError};
+use crate::people::{Grant, Permission, Role, User, DEFAULT_GRANTS};
+use crate::service::InstanceService;
+use crate::store::{DefinitionQuery, NewDraft, NewVersion, Page, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
     /// The document cannot be accepted; every issue is listed.
     #[error("the definition has {} issue(s)", .0.len())]
     Invalid(Vec<Issue>),
+    /// The caller sees the definition but may not do this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// Includes `NotFound` for a definition the caller may not see (its existence is not
+    /// revealed) and `Conflict` for a key that exists.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -25,6 +34,13 @@ pub struct SavedDraft {
     pub issues: Vec<Issue>,
 }
 
+/// See [`DefinitionService::overview`].
+#[derive(Debug, Clone)]
+pub struct Overview {
+    pub record: DefinitionRecord,
+    pub versions: Vec<VersionRecord>,
+}
+
 #[derive(Clone)]
 pub struct DefinitionService {
     store: Arc<dyn Store>,
@@ -34,6 +50,133 @@ pub struct DefinitionService {
 impl DefinitionService {
     pub fn new(store: Arc<dyn Store>, ids: IdGenerator) -> Self {
         Self { store, ids }
+    }
+
+    /// What `user` may do with the definition `key`, checked on the object: `NotFound` when they
+    /// may not even see it, `Forbidden` when they see it but lack `needed`. Returns its grants.
+    pub async fn authorize(
+        &self,
+        user: &User,
+        key: &str,
+        needed: Permission,
+    ) -> Result<Vec<Grant>, ServiceError> {
+        let grants = self.store.grants(key).await?;
+        if !user.may(&grants, Permission::Use) {
+            return Err(StoreError::NotFound(format!("definition `{key}`")).into());
+        }
+        if !user.may(&grants, needed) {
+            return Err(ServiceError::Forbidden(format!(
+                "{} on `{key}` is needed for this",
+                needed.as_str()
+            )));
+        }
+        Ok(grants)
+    }
+
+    /// Creates a definition from a valid document: its first draft, with the default grants.
+    /// Needs the designer (or admin) role; `Conflict` when the key exists.
+    pub async fn create(&self, user: &User, document: Value) -> Result<SavedDraft, ServiceError> {
+        let definition = Definition::from_value(document.clone()).map_err(ServiceError::Invalid)?;
+        let issues = definition.check();
+        if !issues.is_empty() {
+            return Err(ServiceError::Invalid(issues));
+        }
+        self.create_draft(user, document).await
+    }
+
+    /// A copy of `from` (its draft, else its latest version) created as `key` named `name`.
+    /// Needs USE on the original and the designer role.
+    pub async fn duplicate(
+        &self,
+        user: &User,
+        from: &str,
+        key: &str,
+        name: &str,
+    ) -> Result<SavedDraft, ServiceError> {
+        self.authorize(user, from, Permission::Use).await?;
+        let mut document = self.current(from).await?;
+        if let Value::Object(map) = &mut document {
+            map.insert("key".into(), Value::String(key.to_string()));
+            map.insert("name".into(), Value::String(name.to_string()));
+            // Triggers stay with the original: a copy does not start firing on publish.
+            map.remove("triggers");
+        }
+        self.create_draft(user, document).await
+    }
+
+    /// The definitions `user` may see, newest change first; `q` matches key, name or a tag.
+    pub async fn list(
+        &self,
+        user: &User,
+        q: Option<String>,
+        status: Option<DefinitionStatus>,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Page<DefinitionSummary>, ServiceError> {
+        Ok(self
+            .store
+            .list_definitions(&DefinitionQuery {
+                q,
+                status,
+                visible_to: InstanceService::visibility(user),
+                limit,
+                offset,
+            })
+            .await?)
+    }
+
+    /// A key's record and its published versions (newest first). The caller checks access.
+    pub async fn overview(&self, key: &str) -> Result<Overview, ServiceError> {
+        let record = self
+            .store
+            .definition(key)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("definition `{key}`")))?;
+        let versions = self.store.versions(key).await?;
+        Ok(Overview { record, versions })
+    }
+
+    /// The document a designer works on: the draft, else the latest version.
+    pub async fn current(&self, key: &str) -> Result<Value, ServiceError> {
+        let record = self
+            .store
+            .definition(key)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("definition `{key}`")))?;
+        if let Some(draft) = record.draft {
+            return Ok(draft);
+        }
+        Ok(self.version(key, None).await?.0.document)
+    }
+
+    /// Like [`Self::create`] but the document need only be readable: a designer starts from an
+    /// empty canvas, and a copy of a draft in progress keeps its issues.
+    pub async fn create_draft(
+        &self,
+        user: &User,
+        document: Value,
+    ) -> Result<SavedDraft, ServiceError> {
+        if !user.has(Role::Designer) && !user.is_admin() {
+            return Err(ServiceError::Forbidden(
+                "creating definitions needs the designer role".into(),
+            ));
+        }
+        let key = document
+            .get("key")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        if self.store.definition(&key).await?.is_some() {
+            return Err(StoreError::Conflict(format!(
+                "definition `{key}` exists; save its draft instead"
+            ))
+            .into());
+        }
+        let saved = self.save_draft(document, &user.username).await?;
+        self.store
+            .set_grants(&saved.record.key, &DEFAULT_GRANTS)
+            .await?;
+        Ok(saved)
     }
 
     /// Saves `document` as the draft of its key. The document must be readable as a definition
@@ -60,6 +203,7 @@ impl DefinitionService {
             .save_draft(NewDraft {
                 key: &definition.key,
                 name: &definition.name,
+                tags: &definition.tags,
                 document: &canonical,
                 actor,
             })

@@ -7,6 +7,6 @@ mod instances;
 mod tasks;
 
 pub use access::{AccessError, AccessService, Caller, TokenPair, ACCESS_TTL, REFRESH_TTL};
-pub use definitions::{DefinitionService, ServiceError};
+pub use definitions::{DefinitionService, Overview, ServiceError};
 pub use instances::{InstanceDetail, InstanceError, InstanceService};
 pub use tasks::{TaskError, TaskService};

@@ -55,6 +55,7 @@ pub use waits::{
     TaskAnswer, WaitStore,
 };
 
+pub use crate::definition::DefinitionSummary;
 use crate::definition::{DefinitionRecord, DefinitionStatus, VersionRecord};
 use crate::id::Id;
 use crate::status::{Backend, SystemStatus};
@@ -167,6 +168,8 @@ pub trait Store:
 pub struct NewDraft<'a> {
     pub key: &'a str,
     pub name: &'a str,
+    /// The draft's tags, for the list and its search.
+    pub tags: &'a [String],
     pub document: &'a serde_json::Value,
     pub actor: &'a str,
 }
@@ -185,7 +188,7 @@ pub struct NewVersion<'a> {
 
 #[derive(Debug, Clone, Default)]
 pub struct DefinitionQuery {
-    /// Case-insensitive part of the key or name.
+    /// Case-insensitive part of the key, the name or a tag.
     pub q: Option<String>,
     pub status: Option<DefinitionStatus>,
     /// Only definitions granted to one of these roles (`None`: all of them).
@@ -225,18 +228,6 @@ impl Visibility {
     pub(crate) fn roles_param(&self) -> String {
         format!(",{},", self.roles.join(","))
     }
-}
-
-/// A row of the definitions list.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct DefinitionSummary {
-    pub key: String,
-    pub name: String,
-    pub status: DefinitionStatus,
-    pub latest_version: Option<i32>,
-    /// There are changes not yet published.
-    pub has_draft: bool,
-    pub updated_at: String,
 }
 
 /// One page of a list, with the total across all pages.

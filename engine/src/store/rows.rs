@@ -34,6 +34,15 @@ pub(crate) fn escape_like(text: &str) -> String {
         .replace('_', "\\_")
 }
 
+/// Tags as the `tags` column keeps them: `,a,b,` (commas are not allowed inside a tag).
+pub(crate) fn join_tags(tags: &[String]) -> String {
+    if tags.is_empty() {
+        String::new()
+    } else {
+        format!(",{},", tags.join(","))
+    }
+}
+
 pub(crate) fn status_name(status: DefinitionStatus) -> &'static str {
     match status {
         DefinitionStatus::Draft => "draft",
@@ -104,6 +113,7 @@ pub(crate) struct SummaryRow {
     pub status: String,
     pub latest_version: Option<i32>,
     pub has_draft: bool,
+    pub tags: String,
     pub updated_at: DateTime<Utc>,
 }
 
@@ -115,6 +125,12 @@ impl SummaryRow {
             name: self.name,
             latest_version: self.latest_version,
             has_draft: self.has_draft,
+            tags: self
+                .tags
+                .split(',')
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned)
+                .collect(),
             updated_at: format_time(self.updated_at),
         }
     }

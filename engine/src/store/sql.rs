@@ -51,10 +51,11 @@ macro_rules! impl_store {
                 let now = now();
                 let row: Option<DefinitionRow> = sqlx::query_as(
                     "insert into definitions
-                         (key, name, draft, draft_updated_at, created_by, created_at, updated_at)
-                     values ($1, $2, $3, $4, $5, $4, $4)
+                         (key, name, draft, draft_updated_at, created_by, created_at, updated_at,
+                          tags)
+                     values ($1, $2, $3, $4, $5, $4, $4, $6)
                      on conflict (key) do update
-                        set name = excluded.name, draft = excluded.draft,
+                        set name = excluded.name, draft = excluded.draft, tags = excluded.tags,
                             draft_updated_at = excluded.draft_updated_at,
                             updated_at = excluded.updated_at
                       where definitions.status = 'active'
@@ -66,6 +67,7 @@ macro_rules! impl_store {
                 .bind(sqlx::types::Json(draft.document))
                 .bind(now)
                 .bind(draft.actor)
+                .bind($crate::store::rows::join_tags(draft.tags))
                 .fetch_optional(&self.pool)
                 .await
                 .map_err($crate::store::StoreError::from_sqlx)?;
@@ -105,7 +107,8 @@ macro_rules! impl_store {
                 use $crate::store::rows::{status_name, SummaryRow};
                 // The derived status, as DefinitionStatus names it.
                 const FILTER: &str = "from definitions
-                     where ($1 is null or lower(key) like $1 escape '\\' or lower(name) like $1 escape '\\')
+                     where ($1 is null or lower(key) like $1 escape '\\' or lower(name) like $1 escape '\\'
+                              or lower(tags) like $1 escape '\\')
                        and ($2 is null or
                             (case when status = 'archived' then 'archived'
                                   when latest_version is null then 'draft'
@@ -136,7 +139,7 @@ macro_rules! impl_store {
                     .map_err($crate::store::StoreError::from_sqlx)?;
                 let rows: Vec<SummaryRow> = sqlx::query_as(&format!(
                     "select key, name, status, latest_version, draft is not null as has_draft,
-                            updated_at
+                            tags, updated_at
                      {FILTER} order by updated_at desc, key limit $3 offset $4"
                 ))
                 .bind(pattern.as_deref())

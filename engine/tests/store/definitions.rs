@@ -17,6 +17,7 @@ fn draft<'a>(key: &'a str, name: &'a str, document: &'a serde_json::Value) -> Ne
     NewDraft {
         key,
         name,
+        tags: &[],
         document,
         actor: "alice",
     }

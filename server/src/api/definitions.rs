@@ -7,14 +7,14 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use engine::definition::{Definition, DefinitionStatus};
-use engine::people::{Grant, Permission, Role, DEFAULT_GRANTS};
-use engine::service::Caller;
-use engine::store::{DefinitionQuery, Visibility};
+use engine::people::{Grant, Permission};
+use engine::service::{Caller, ServiceError};
+use engine::store::StoreError;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::body::{ApiJson, Document, Paging};
-use super::error::{invalid_definition, ApiError, ApiResult};
+use super::error::{ApiError, ApiResult};
 use super::ApiState;
 
 /// What a caller may do with a definition, checked on the object: 404 when they may not even
@@ -25,22 +25,7 @@ pub async fn authorize(
     key: &str,
     needed: Permission,
 ) -> ApiResult<Vec<Grant>> {
-    let grants = api.store.grants(key).await?;
-    let user = &caller.user;
-    if !user.may(&grants, Permission::Use) {
-        return Err(ApiError::not_found(format!("definition `{key}`")));
-    }
-    if !user.may(&grants, needed) {
-        return Err(ApiError::forbidden(format!(
-            "{} on `{key}` is needed for this",
-            needed.as_str()
-        )));
-    }
-    Ok(grants)
-}
-
-pub fn visibility(caller: &Caller) -> Option<Visibility> {
-    engine::service::InstanceService::visibility(&caller.user)
+    Ok(api.definitions.authorize(&caller.user, key, needed).await?)
 }
 
 /// Create a definition from a document (JSON, or YAML with `Content-Type: application/yaml`):
@@ -55,33 +40,19 @@ pub async fn create(
     Extension(caller): Extension<Caller>,
     Document(document): Document,
 ) -> ApiResult<Response> {
-    let user = &caller.user;
-    if !user.has(Role::Designer) && !user.is_admin() {
-        return Err(ApiError::forbidden(
-            "creating definitions needs the designer role",
-        ));
-    }
-    let definition =
-        Definition::from_value(document.clone()).map_err(|i| invalid_definition(&i))?;
-    let issues = definition.check();
-    if !issues.is_empty() {
-        return Err(invalid_definition(&issues));
-    }
-    if api.store.definition(&definition.key).await?.is_some() {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "conflict",
-            format!(
-                "definition `{}` exists; save its draft instead",
-                definition.key
-            ),
-        )
-        .field("key"));
-    }
-    let saved = api.definitions.save_draft(document, &user.username).await?;
-    api.store
-        .set_grants(&saved.record.key, &DEFAULT_GRANTS)
-        .await?;
+    let saved = api
+        .definitions
+        .create(&caller.user, document)
+        .await
+        .map_err(|err| {
+            let taken = matches!(err, ServiceError::Store(StoreError::Conflict(_)));
+            let error = ApiError::from(err);
+            if taken {
+                error.field("key")
+            } else {
+                error
+            }
+        })?;
     Ok((
         StatusCode::CREATED,
         [(
@@ -125,14 +96,8 @@ pub async fn list(
         }
     };
     let page = api
-        .store
-        .list_definitions(&DefinitionQuery {
-            q: query.q,
-            status,
-            visible_to: visibility(&caller),
-            limit: paging.limit,
-            offset: paging.offset,
-        })
+        .definitions
+        .list(&caller.user, query.q, status, paging.limit, paging.offset)
         .await?;
     Ok(paging.answer(page))
 }
@@ -147,15 +112,10 @@ pub async fn read(
     Path(key): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let grants = authorize(&api, &caller, &key, Permission::Use).await?;
-    let record = api
-        .store
-        .definition(&key)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("definition `{key}`")))?;
-    let versions: Vec<Value> = api
-        .store
-        .versions(&key)
-        .await?
+    let overview = api.definitions.overview(&key).await?;
+    let record = overview.record;
+    let versions: Vec<Value> = overview
+        .versions
         .into_iter()
         .map(|v| json!({"version": v.version, "published_by": v.published_by, "published_at": v.published_at}))
         .collect();

@@ -176,6 +176,7 @@ impl From<ServiceError> for ApiError {
     fn from(err: ServiceError) -> Self {
         match err {
             ServiceError::Invalid(issues) => invalid_definition(&issues),
+            ServiceError::Forbidden(message) => ApiError::forbidden(message),
             ServiceError::Store(store) => store.into(),
         }
     }
