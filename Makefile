@@ -5,7 +5,7 @@ SHELL := /usr/bin/env bash
 .SHELLFLAGS := -euo pipefail -c
 ENV := source scripts/env.sh &&
 
-.PHONY: run test bootstrap-run bootstrap-test site server fmt-check lint rust-tests e2e release bench
+.PHONY: run test bootstrap-run bootstrap-test site server fmt-check lint rust-tests e2e release bench bench-ui
 
 run: bootstrap-run site server
 	@$(ENV) exec target/debug/baton
@@ -46,3 +46,9 @@ release:
 bench:
 	@scripts/bootstrap test && $(ENV) url="$$(scripts/test-postgres)" && \
 	  cargo run --quiet --release -p bench -- --postgres "$$url"
+
+# The designer's drag benchmark (200-node workflow) in Chromium, with the release wasm users
+# get; afterwards `make site` puts the debug wasm back for the tests.
+bench-ui: bootstrap-test server
+	@scripts/bootstrap release && scripts/build-site --release && \
+	  $(ENV) log "designer drag benchmark" && cd end2end && npx playwright test --config bench.config.ts

@@ -1,6 +1,7 @@
 import { expect, Locator, Page } from '@playwright/test';
 import { test } from '@playwright/test';
 import { hydrated, signIn } from './session';
+import { createBigWorkflow } from './big';
 
 // The designer, used as a designer would: with the mouse on the canvas, the keyboard for undo,
 // and the YAML view.
@@ -151,4 +152,34 @@ test('the workflows list searches, opens and duplicates', async ({ page }) => {
   await expect(page.getByTestId('design-name')).toHaveText('Invoice run EU');
   await page.goto('/workflows?q=zzz-nothing');
   await expect(page.getByTestId('workflows-empty')).toBeVisible();
+});
+
+test('dragging one node of 200 changes that node and its edges only', async ({ page }) => {
+  await signIn(page);
+  await createBigWorkflow(page.request, 'two-hundred');
+  await page.goto('/workflows/two-hundred/design');
+  await hydrated(page);
+  await expect(page.locator('g.design-node')).toHaveCount(200);
+  // Record which nodes and edges the page touches while one node is dragged.
+  await page.evaluate(() => {
+    const touched = new Set<string>();
+    (window as any).touched = touched;
+    new MutationObserver((records) => {
+      for (const r of records) {
+        const el = (r.target instanceof Element ? r.target : r.target.parentElement)
+          ?.closest('[data-node], [data-edge]');
+        touched.add(el ? (el.getAttribute('data-node') ?? `edge ${el.getAttribute('data-from')}>${el.getAttribute('data-to')}`) : 'other');
+      }
+    }).observe(document.querySelector('svg.canvas g')!, { attributes: true, childList: true, subtree: true, characterData: true });
+  });
+  const at = await centre(node(page, 's55').locator('rect.body'));
+  await page.mouse.move(at.x, at.y);
+  await page.mouse.down();
+  for (let i = 1; i <= 20; i++) {
+    await page.mouse.move(at.x + i * 3, at.y + i * 2);
+  }
+  const during: string[] = await page.evaluate(() => [...(window as any).touched].sort());
+  expect(during).toEqual(['edge s54>s55', 'edge s55>s56', 's55']);
+  await page.mouse.up();
+  await expect(page.getByTestId('unsaved')).toBeVisible();
 });

@@ -3,8 +3,9 @@
 //! the document as an event (nodes moved — once, at the end of a drag —, connection requested,
 //! node dropped from the palette, delete requested), which the page turns into an edit.
 //!
-//! While a drag is under way only the drag offset changes: each node's position is a memo, so
-//! the dragged nodes (and their edges) are the only parts of the drawing that update.
+//! While a drag is under way only the dragged nodes' offsets change: each node has its own
+//! offset signal, read by that node and its edges only, so a drag in a 200-node drawing updates
+//! the dragged nodes and their edges and nothing else.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -38,6 +39,7 @@ enum Gesture {
     Nodes {
         start: Point,
         ids: Arc<HashSet<String>>,
+        by: Point,
     },
     Link {
         from: String,
@@ -51,33 +53,38 @@ enum Gesture {
     },
 }
 
-/// The nodes being dragged and how far, in world units.
-#[derive(Debug, Clone, PartialEq)]
-struct Drag {
-    ids: Arc<HashSet<String>>,
-    by: Point,
-}
-
 /// Everything the parts of the canvas share (all `Copy` handles).
 #[derive(Clone, Copy)]
 struct Ctx {
     editor: Editor,
     positions: Memo<HashMap<String, Point>>,
-    drag: RwSignal<Option<Drag>>,
+    /// Each node's offset while it is dragged (zero otherwise), made on first use.
+    offsets: StoredValue<HashMap<String, RwSignal<Point>>>,
+    /// The canvas's owner: offset signals live as long as the canvas.
+    owner: StoredValue<Owner>,
     faulty: Signal<HashSet<String>>,
 }
 
 impl Ctx {
-    /// Where a node is drawn now: its place, plus the drag offset while it is dragged.
+    fn offset(&self, id: &str) -> RwSignal<Point> {
+        if let Some(signal) = self.offsets.with_value(|o| o.get(id).copied()) {
+            return signal;
+        }
+        let signal = self
+            .owner
+            .with_value(|owner| owner.with(|| RwSignal::new(Point::default())));
+        self.offsets
+            .update_value(|o| _ = o.insert(id.to_string(), signal));
+        signal
+    }
+
+    /// Where a node is drawn now: its place, plus its offset while it is dragged.
     fn at(&self, id: &str) -> Point {
         let base = self
             .positions
             .with(|p| p.get(id).copied())
             .unwrap_or_default();
-        self.drag.with(|d| match d {
-            Some(drag) if drag.ids.contains(id) => base.offset(drag.by),
-            _ => base,
-        })
+        base.offset(self.offset(id).get())
     }
 }
 
@@ -106,7 +113,6 @@ pub fn Canvas(
     let positions = Memo::new(move |_| editor.doc.with(edit::positions));
     let ids = Memo::new(move |_| editor.doc.with(edit::node_ids));
     let edges = Memo::new(move |_| editor.doc.with(edit::edges));
-    let drag = RwSignal::new(None::<Drag>);
     let link_end = RwSignal::new(None::<(String, Point)>);
     let lasso = RwSignal::new(None::<Rect>);
     let gesture = StoredValue::new(Gesture::Idle);
@@ -115,7 +121,8 @@ pub fn Canvas(
     let ctx = Ctx {
         editor,
         positions,
-        drag,
+        offsets: StoredValue::new(HashMap::new()),
+        owner: StoredValue::new(Owner::current().unwrap_or_default()),
         faulty,
     };
 
@@ -156,6 +163,27 @@ pub fn Canvas(
             return true;
         }
         false
+    });
+    // A node selected out of view (added from the palette, picked from the issues list) is
+    // brought into view; not while the pointer is down, so a drag never starts with a jump.
+    Effect::new(move |_| {
+        let chosen = editor.selection.with(|s| match s.nodes.as_slice() {
+            [one] => Some(one.clone()),
+            _ => None,
+        });
+        let Some(id) = chosen else { return };
+        if pointer_down.get_value() {
+            return;
+        }
+        let Some(at) = positions.with_untracked(|p| p.get(&id).copied()) else {
+            return;
+        };
+        let (w, h) = size();
+        let v = viewport.get_untracked();
+        if !v.shows(Rect::node(at), w, h) {
+            let centre = Point::new(at.x + NODE_W / 2.0, at.y + NODE_H / 2.0);
+            viewport.set(v.centred_on(centre, w, h));
+        }
     });
     let zoom_by = move |factor: f64| {
         let (w, h) = size();
@@ -229,6 +257,7 @@ pub fn Canvas(
                     Gesture::Nodes {
                         start: at,
                         ids: Arc::new(ids),
+                        by: Point::default(),
                     }
                 }
             }
@@ -250,14 +279,13 @@ pub fn Canvas(
     let on_pointermove = move |ev: leptos::ev::PointerEvent| {
         let screen = local(ev.client_x(), ev.client_y());
         let at = viewport.get_untracked().to_world(screen);
-        gesture.with_value(|g| match g {
+        gesture.update_value(|g| match g {
             Gesture::Idle => {}
-            Gesture::Nodes { start, ids } => {
-                let by = at.minus(*start);
-                drag.set(Some(Drag {
-                    ids: ids.clone(),
-                    by,
-                }));
+            Gesture::Nodes { start, ids, by } => {
+                *by = at.minus(*start);
+                for id in ids.iter() {
+                    ctx.offset(id).set(*by);
+                }
             }
             Gesture::Link { from } => link_end.set(Some((from.clone(), at))),
             Gesture::Select { start } => lasso.set(Some(Rect::spanning(*start, at))),
@@ -273,21 +301,18 @@ pub fn Canvas(
         let mut finished = Gesture::Idle;
         gesture.update_value(|g| finished = std::mem::take(g));
         match finished {
-            Gesture::Nodes { .. } => {
-                if let Some(done) = drag.get_untracked() {
-                    if done.by.x.abs() >= 1.0 || done.by.y.abs() >= 1.0 {
-                        let moves = positions.with_untracked(|p| {
-                            done.ids
-                                .iter()
-                                .filter_map(|id| {
-                                    Some((id.clone(), p.get(id)?.offset(done.by).snapped()))
-                                })
-                                .collect::<Vec<_>>()
-                        });
-                        events.moved.run(moves);
-                    }
+            Gesture::Nodes { ids, by, .. } => {
+                if by.x.abs() >= 1.0 || by.y.abs() >= 1.0 {
+                    let moves = positions.with_untracked(|p| {
+                        ids.iter()
+                            .filter_map(|id| Some((id.clone(), p.get(id)?.offset(by).snapped())))
+                            .collect::<Vec<_>>()
+                    });
+                    events.moved.run(moves);
                 }
-                drag.set(None);
+                for id in ids.iter() {
+                    ctx.offset(id).set(Point::default());
+                }
             }
             Gesture::Link { from } => {
                 link_end.set(None);

@@ -167,6 +167,24 @@ impl Viewport {
         }
     }
 
+    /// The same zoom, moved so that `world` is at the centre of a `width` × `height` canvas.
+    pub fn centred_on(&self, world: Point, width: f64, height: f64) -> Viewport {
+        Viewport {
+            origin: Point::new(
+                world.x - width / 2.0 / self.zoom,
+                world.y - height / 2.0 / self.zoom,
+            ),
+            zoom: self.zoom,
+        }
+    }
+
+    /// Whether the whole of `rect` is in view on a `width` × `height` canvas.
+    pub fn shows(&self, rect: Rect, width: f64, height: f64) -> bool {
+        let a = self.to_screen(Point::new(rect.x, rect.y));
+        let b = self.to_screen(Point::new(rect.x + rect.w, rect.y + rect.h));
+        a.x >= 0.0 && a.y >= 0.0 && b.x <= width && b.y <= height
+    }
+
     /// The SVG transform that draws world coordinates through this viewport.
     pub fn transform(&self) -> String {
         format!(
@@ -267,6 +285,23 @@ mod tests {
         assert!((top_left.y - (600.0 - bottom_right.y)).abs() < 1e-9);
         let small = Rect::node(Point::default());
         assert_eq!(Viewport::fit(small, 1000.0, 600.0, 20.0).zoom, 1.0);
+    }
+
+    #[test]
+    fn a_node_out_of_view_is_brought_to_the_centre() {
+        let v = Viewport {
+            origin: Point::new(0.0, 0.0),
+            zoom: 2.0,
+        };
+        let far = Rect::node(Point::new(900.0, 50.0));
+        assert!(!v.shows(far, 800.0, 600.0));
+        assert!(v.shows(Rect::node(Point::new(10.0, 10.0)), 800.0, 600.0));
+        let moved = v.centred_on(Point::new(975.0, 73.0), 800.0, 600.0);
+        assert!(close(
+            moved.to_screen(Point::new(975.0, 73.0)),
+            Point::new(400.0, 300.0)
+        ));
+        assert!(moved.shows(far, 800.0, 600.0));
     }
 
     #[test]
