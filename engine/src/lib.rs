@@ -6,6 +6,7 @@
 //! feature it compiles to wasm, so the browser can run the same model code as the server.
 
 pub mod definition;
+pub mod entity;
 pub mod id;
 pub mod instance;
 #[cfg(feature = "store")]

@@ -19,10 +19,13 @@ mod sql_actions;
 #[macro_use]
 mod sql_triggers;
 #[macro_use]
+mod sql_entities;
+#[macro_use]
 mod sql_wait_helpers;
 #[macro_use]
 mod sql_waits;
 pub mod actions;
+mod entities;
 mod instances;
 mod people;
 mod postgres;
@@ -40,6 +43,7 @@ use async_trait::async_trait;
 
 pub use self::url::{redact, DatabaseUrl, DatabaseUrlError};
 pub use actions::{ActionRan, ActionStep, ActionStore, ACTIONS_NODE};
+pub use entities::{EntityStore, PreviewSession};
 pub use instances::{
     Arrival, Completion, FinishedRun, InstanceChange, InstanceStore, IterationChange, IterationKey,
     IterationState, NewEvent, NewInstance, NewNodeRun, NextItem, NodeOperation, RunStart,
@@ -118,6 +122,7 @@ pub trait Store:
     + WaitStore
     + TriggerStore
     + ActionStore
+    + EntityStore
     + Send
     + Sync
     + 'static

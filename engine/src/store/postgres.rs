@@ -96,4 +96,6 @@ impl_wait_store!(PostgresStore, begin: "BEGIN", skip_locked: "for update skip lo
 
 impl_trigger_store!(PostgresStore, begin: "BEGIN");
 
+impl_entity_store!(PostgresStore, begin: "BEGIN");
+
 impl_action_store!(PostgresStore, begin: "BEGIN", for_update: "for update");

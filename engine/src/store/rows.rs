@@ -471,3 +471,94 @@ impl From<TriggerRow> for super::TriggerRecord {
         }
     }
 }
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct EntityTypeRow {
+    pub id: String,
+    pub display_name: String,
+    pub display_attribute: String,
+    pub attributes: Json<Vec<crate::entity::Attribute>>,
+}
+
+impl EntityTypeRow {
+    pub fn into_type(self) -> crate::entity::EntityType {
+        crate::entity::EntityType {
+            id: self.id,
+            display_name: self.display_name,
+            display_attribute: self.display_attribute,
+            attributes: self.attributes.0,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct EntityRecordRow {
+    pub guid: String,
+    pub entity_type: String,
+    pub display_name: String,
+    pub data: Json<Value>,
+}
+
+impl EntityRecordRow {
+    pub fn into_record(self) -> crate::entity::EntityRecord {
+        crate::entity::EntityRecord {
+            guid: self.guid,
+            entity_type: self.entity_type,
+            display_name: self.display_name,
+            data: self.data.0,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct NeighbourRow {
+    pub origin: String,
+    pub guid: String,
+    pub entity_type: String,
+    pub display_name: String,
+    pub data: Json<Value>,
+}
+
+impl NeighbourRow {
+    pub fn split(self) -> (String, crate::entity::EntityRecord) {
+        (
+            self.origin,
+            EntityRecordRow {
+                guid: self.guid,
+                entity_type: self.entity_type,
+                display_name: self.display_name,
+                data: self.data,
+            }
+            .into_record(),
+        )
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct PreviewRow {
+    pub id: String,
+    pub definition_key: String,
+    pub version: i32,
+    pub root_guid: String,
+    pub tree: Json<Value>,
+    pub bindings: Json<Value>,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl PreviewRow {
+    pub fn into_session(self) -> super::PreviewSession {
+        super::PreviewSession {
+            id: self.id,
+            definition_key: self.definition_key,
+            version: self.version,
+            root_guid: self.root_guid,
+            tree: self.tree.0,
+            bindings: self.bindings.0,
+            created_by: self.created_by,
+            created_at: self.created_at,
+            expires_at: self.expires_at,
+        }
+    }
+}

@@ -95,4 +95,6 @@ impl_wait_store!(SqliteStore, begin: "BEGIN IMMEDIATE", skip_locked: "");
 
 impl_trigger_store!(SqliteStore, begin: "BEGIN IMMEDIATE");
 
+impl_entity_store!(SqliteStore, begin: "BEGIN IMMEDIATE");
+
 impl_action_store!(SqliteStore, begin: "BEGIN IMMEDIATE", for_update: "");

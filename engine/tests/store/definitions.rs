@@ -257,4 +257,26 @@ async fn list(db: &TestDatabase, _backend: Backend) {
         .await
         .expect("q");
     assert_eq!(none.total, 0);
+
+    // Tags are listed and searched.
+    let tags = vec!["billing".to_string(), "eu-west".to_string()];
+    let d = json!({"key": "delta", "name": "Delta", "tags": tags});
+    store
+        .save_draft(NewDraft {
+            tags: &tags,
+            ..draft("delta", "Delta", &d)
+        })
+        .await
+        .expect("draft");
+    let tagged = store
+        .list_definitions(&query(Some("EU-WEST"), None, 10, 0))
+        .await
+        .expect("q");
+    assert_eq!(tagged.total, 1);
+    assert_eq!(tagged.items[0].tags, tags);
+    let untagged = store
+        .list_definitions(&query(Some("alpha"), None, 10, 0))
+        .await
+        .expect("q");
+    assert!(untagged.items[0].tags.is_empty());
 }

@@ -4,6 +4,7 @@ mod auth;
 mod authz;
 mod crash;
 mod cron;
+mod designer;
 mod helpers;
 mod modes;
 mod rest;
