@@ -5,6 +5,8 @@
 //! (`wecmdb:host[state='running']`). Plain data and a parser: wasm-safe, so the designer checks
 //! expressions as they are typed.
 
+pub mod csv;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -125,10 +127,7 @@ impl Expression {
     }
 
     pub fn parse(text: &str) -> Result<Expression, String> {
-        let mut p = Parser {
-            text,
-            at: 0,
-        };
+        let mut p = Parser { text, at: 0 };
         let start = p.segment()?;
         let mut steps = Vec::new();
         while !p.done() {
@@ -193,11 +192,15 @@ impl Parser<'_> {
     }
 
     fn error(&self, wanted: &str) -> String {
-        let found = self.rest().chars().next().map_or_else(
-            || "the end".to_string(),
-            |c| format!("`{c}`"),
-        );
-        format!("expected {wanted} at character {}, found {found}", self.at + 1)
+        let found = self
+            .rest()
+            .chars()
+            .next()
+            .map_or_else(|| "the end".to_string(), |c| format!("`{c}`"));
+        format!(
+            "expected {wanted} at character {}, found {found}",
+            self.at + 1
+        )
     }
 
     fn word(&mut self, what: &str) -> Result<String, String> {
@@ -280,8 +283,14 @@ mod tests {
         );
         assert_eq!(e.target(), "wecmdb:host");
         let plain = Expression::parse("wecmdb:unit>wecmdb:subsys").expect("parses");
-        assert_eq!(plain.steps[0].direction, Direction::Forward { attribute: None });
-        assert_eq!(Expression::parse("wecmdb:unit").expect("root").target(), "wecmdb:unit");
+        assert_eq!(
+            plain.steps[0].direction,
+            Direction::Forward { attribute: None }
+        );
+        assert_eq!(
+            Expression::parse("wecmdb:unit").expect("root").target(),
+            "wecmdb:unit"
+        );
     }
 
     #[test]

@@ -12,7 +12,9 @@ use axum::http::{HeaderName, Request};
 use axum::Router;
 use engine::id::IdGenerator;
 use engine::runtime::{Runtime, RuntimeConfig};
-use engine::service::{AccessService, DefinitionService, InstanceService, TaskService};
+use engine::service::{
+    AccessService, DefinitionService, EntityService, InstanceService, TaskService,
+};
 use engine::store::{self, Store, StoreError};
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
@@ -129,10 +131,12 @@ impl Application {
             .ensure_admin(config.admin_password.as_deref())
             .await
             .map_err(|source| StartError::Admin { source })?;
+        let definitions = DefinitionService::new(store.clone(), ids);
         let api = ApiState {
             store: store.clone(),
             runtime: runtime.clone(),
-            definitions: DefinitionService::new(store.clone(), ids),
+            definitions: definitions.clone(),
+            entities: EntityService::new(store.clone(), definitions),
             access,
             tasks: TaskService::new(runtime.clone()),
             instances: InstanceService::new(runtime.clone()),

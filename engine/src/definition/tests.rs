@@ -318,3 +318,37 @@ fn deeply_nested_input_is_refused_without_panic() {
         IssueCode::InvalidDocument
     );
 }
+
+#[test]
+fn bindings_parse_and_start_at_the_root_entity_type() {
+    let doc = |root: Option<&str>, binding: &str| {
+        let mut d = serde_json::json!({
+            "key": "k", "name": "k",
+            "nodes": [{"id": "start", "kind": "start"},
+                      {"id": "a", "kind": "script", "script": "1", "binding": binding},
+                      {"id": "end", "kind": "end"}],
+            "edges": [{"from": "start", "to": "a"}, {"from": "a", "to": "end"}]
+        });
+        if let Some(root) = root {
+            d["root_entity"] = serde_json::json!(root);
+        }
+        Definition::from_value(d).expect("readable").check()
+    };
+    assert!(doc(Some("wecmdb:subsys"), "wecmdb:subsys~(subsys)wecmdb:unit").is_empty());
+    let wrong_start = doc(Some("wecmdb:subsys"), "wecmdb:unit>wecmdb:subsys");
+    assert_eq!(wrong_start.len(), 1);
+    assert_eq!(wrong_start[0].field.as_deref(), Some("binding"));
+    assert!(wrong_start[0]
+        .message
+        .contains("root entity type is `wecmdb:subsys`"));
+    assert!(doc(Some("wecmdb:subsys"), "wecmdb:subsys~subsys")[0]
+        .message
+        .contains("does not parse"));
+    assert!(doc(None, "wecmdb:subsys")[0]
+        .message
+        .contains("needs the workflow's root"));
+    assert_eq!(
+        doc(Some("wecmdb"), "wecmdb:subsys")[0].field.as_deref(),
+        Some("root_entity")
+    );
+}

@@ -204,6 +204,7 @@ pub(super) fn check(definition: &Definition) -> Vec<Issue> {
         }
     }
     super::trigger::check(&definition.triggers, &mut issues);
+    check_bindings(definition, &mut issues);
     let mut seen_ids = HashSet::new();
     check_scope(
         &definition.nodes,
@@ -523,6 +524,41 @@ pub(crate) fn name_rule(value: &str) -> Result<(), String> {
         Err(format!(
             "`{value}`: use letters, digits, `_`, `-` and `.`, starting with a letter or digit"
         ))
+    }
+}
+
+/// The root entity type's form, and each top-level binding expression: it parses and starts at
+/// the root entity type.
+fn check_bindings(definition: &Definition, issues: &mut Vec<Issue>) {
+    let root = definition.root_entity.as_deref();
+    if root.is_some_and(|r| !crate::entity::is_type_id(r)) {
+        issues.push(Issue::field(
+            "root_entity",
+            IssueCode::InvalidValue,
+            "the root entity type is `package:name`, like wecmdb:subsys",
+        ));
+    }
+    for node in &definition.nodes {
+        let Some(text) = node.binding.as_deref() else {
+            continue;
+        };
+        let problem = match (crate::entity::Expression::parse(text), root) {
+            (Err(e), _) => Some(format!("the binding does not parse: {e}")),
+            (Ok(_), None) => Some("a binding needs the workflow's root entity type".into()),
+            (Ok(e), Some(root)) if e.start.entity_type != root => Some(format!(
+                "the binding starts at `{}`, but the workflow's root entity type is `{root}`",
+                e.start.entity_type
+            )),
+            _ => None,
+        };
+        if let Some(message) = problem {
+            issues.push(Issue::on_node(
+                &node.id,
+                Some("binding".into()),
+                IssueCode::InvalidExpression,
+                message,
+            ));
+        }
     }
 }
 

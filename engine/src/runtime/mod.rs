@@ -193,12 +193,30 @@ impl Runtime {
         request: StartRequest,
         mode: Mode,
     ) -> Result<Started, RuntimeError> {
+        self.start_bound(request, mode, None).await
+    }
+
+    /// [`Runtime::start_with`], with the entities each bound node runs for (from a preview:
+    /// see `EntityService::start_bindings`), kept in the context under `_bindings`.
+    pub async fn start_bound(
+        &self,
+        request: StartRequest,
+        mode: Mode,
+        bindings: Option<Value>,
+    ) -> Result<Started, RuntimeError> {
         let inner = &self.inner;
         let key = request.definition_key.as_str();
         let version = inner.published(key, request.version).await?;
         let definition = inner.definition(key, version.version).await?;
         inner.check_input(key, version.version, &definition, &request.input)?;
         let start = start_node(key, version.version, &definition)?;
+        let context = bindings.map(|bound| {
+            let mut context = request.input.clone();
+            if let Value::Object(map) = &mut context {
+                map.insert(crate::service::BINDINGS_KEY.into(), bound);
+            }
+            context
+        });
         let instance = inner
             .store
             .create_instance(NewInstance {
@@ -207,6 +225,7 @@ impl Runtime {
                 definition_key: key,
                 version: version.version,
                 input: &request.input,
+                context: context.as_ref(),
                 trigger: request.trigger,
                 operator: &request.operator,
                 start_item: inner.ids.next_id(),

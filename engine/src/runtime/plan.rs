@@ -57,11 +57,55 @@ pub(super) fn node_input(node: &Node, context: &Value) -> Result<Value, NodeErro
     Ok(target["input"].take())
 }
 
+/// Runs the node's work. A script or http node bound to entities by a preview (its entities are
+/// in the context under `_bindings`) runs once per entity, with `input.entity` (and
+/// `{{entity.…}}` in templates) set to it; its output lists each entity's output.
 pub(super) async fn execute(
     inner: &Inner,
     node: &Node,
     call: Call<'_>,
 ) -> Result<Value, NodeError> {
+    let bound = match (&node.kind, &node.binding) {
+        (NodeKind::Script { .. } | NodeKind::Http(_), Some(_)) => call
+            .context
+            .get(crate::service::BINDINGS_KEY)
+            .and_then(|b| b.get(&node.id))
+            .and_then(Value::as_array)
+            .cloned(),
+        _ => None,
+    };
+    let Some(entities) = bound else {
+        return execute_once(inner, node, call).await;
+    };
+    let mut outputs = Vec::with_capacity(entities.len());
+    for entity in entities {
+        let mut input = call.input.clone();
+        if let Value::Object(map) = &mut input {
+            map.insert("entity".into(), entity.clone());
+        }
+        let guid = entity["guid"].as_str().unwrap_or_default().to_string();
+        let output = execute_once(
+            inner,
+            node,
+            Call {
+                node,
+                input,
+                context: call.context,
+                idempotency_key: format!("{}/{guid}", call.idempotency_key),
+                extra: Some(serde_json::json!({ "entity": entity })),
+            },
+        )
+        .await?;
+        outputs.push(serde_json::json!({
+            "guid": guid,
+            "display_name": entity["display_name"],
+            "output": output,
+        }));
+    }
+    Ok(serde_json::json!({ "entities": outputs }))
+}
+
+async fn execute_once(inner: &Inner, node: &Node, call: Call<'_>) -> Result<Value, NodeError> {
     let work = inner.executors.execute(call);
     match node.timeout {
         Some(limit) => tokio::time::timeout(limit.as_std(), work)

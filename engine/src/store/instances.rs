@@ -136,6 +136,9 @@ pub struct NewInstance<'a> {
     pub definition_key: &'a str,
     pub version: i32,
     pub input: &'a Value,
+    /// The starting context when it is not the input (a start from a preview adds the bound
+    /// entities).
+    pub context: Option<&'a Value>,
     pub trigger: Trigger,
     pub operator: &'a str,
     pub start_item: Id,

@@ -29,8 +29,8 @@ macro_rules! impl_instance_helpers {
                          (id, version_id, definition_key, version, status, input, context,
                           trigger, operator, created_at, idempotency_key, parent_id, parent_item,
                           debug, mock)
-                     values ($1, $2, $3, $4, 'running', $5, $5, $6, $7, $8, $9, $10, $11, $12,
-                             $13)
+                     values ($1, $2, $3, $4, 'running', $5, coalesce($14, $5), $6, $7, $8, $9, $10,
+                             $11, $12, $13)
                      returning id, version_id, definition_key, version, status, input, context,
                                output, error, trigger, operator, created_at, ended_at, cost_ms, parent_id,
                                debug, mock",
@@ -48,6 +48,7 @@ macro_rules! impl_instance_helpers {
                 .bind(new.parent.map(|(_, item)| item.0))
                 .bind(new.debug)
                 .bind(new.mock)
+                .bind(new.context.map(sqlx::types::Json))
                 .fetch_one(&mut **tx)
                 .await
                 .map_err(StoreError::from_sqlx)?;

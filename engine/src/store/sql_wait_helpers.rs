@@ -89,6 +89,7 @@ macro_rules! impl_wait_helpers {
                             definition_key: &child.definition_key,
                             version: child.version,
                             input: &child.input,
+                            context: None,
                             trigger: $crate::instance::Trigger::Subprocess,
                             operator: &child.operator,
                             start_item: child.start_item,

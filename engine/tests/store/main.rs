@@ -10,6 +10,7 @@ use engine::testing::TestDatabase;
 mod access;
 mod compensation;
 mod definitions;
+mod entities;
 mod http;
 mod loops;
 mod operations;

@@ -56,18 +56,11 @@ pub async fn start(
     Extension(caller): Extension<Caller>,
     ApiJson(body): ApiJson<StartBody>,
 ) -> ApiResult<Response> {
-    for (given, field) in [
-        (body.session_id.is_some(), "session_id"),
-        (body.bindings.is_some(), "bindings"),
-    ] {
-        if given {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "not_supported",
-                format!("`{field}` is not supported by this version of Baton yet"),
-            )
-            .field(field));
-        }
+    if body.bindings.is_some() && body.session_id.is_none() {
+        return Err(ApiError::bad_request(
+            "bindings",
+            "bindings come from a preview: send its `session_id` too",
+        ));
     }
     if let Some(key) = &body.idempotency_key {
         if key.is_empty() || key.len() > 200 {
@@ -78,22 +71,42 @@ pub async fn start(
         }
     }
     authorize(&api, &caller, &body.definition_key, Permission::Use).await?;
+    // A start from a preview runs the version the preview resolved, each bound node once per
+    // entity kept.
+    let (version, bound) = match &body.session_id {
+        Some(session) => {
+            let kept = body.bindings.as_ref().map(kept_bindings).transpose()?;
+            let (version, bound) = api
+                .entities
+                .start_bindings(&body.definition_key, session, kept)
+                .await?;
+            if body.version.is_some_and(|v| v != version) {
+                return Err(ApiError::bad_request(
+                    "version",
+                    format!("the preview session is of version {version}"),
+                ));
+            }
+            (Some(version), Some(bound))
+        }
+        None => (body.version, None),
+    };
     let mode = Mode {
         debug: body.debug,
         mock: body.mock,
     };
     let started = api
         .runtime
-        .start_with(
+        .start_bound(
             StartRequest {
                 definition_key: body.definition_key,
-                version: body.version,
+                version,
                 input: body.input.unwrap_or_else(|| json!({})),
                 trigger: Trigger::Api,
                 operator: caller.user.username.clone(),
                 idempotency_key: body.idempotency_key,
             },
             mode,
+            bound,
         )
         .await?;
     let status = if started.existing {
@@ -102,6 +115,33 @@ pub async fn start(
         StatusCode::CREATED
     };
     Ok((status, Json(started.instance)).into_response())
+}
+
+/// The bindings an operator kept: `[{node, data_id}]` (or WeCube's `nodeDefId` /
+/// `entityDataId`).
+fn kept_bindings(value: &Value) -> ApiResult<Vec<(String, String)>> {
+    let items = value.as_array().ok_or_else(|| {
+        ApiError::bad_request("bindings", "bindings are a list of {node, data_id}")
+    })?;
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            let text = |a: &str, b2: &str| {
+                b.get(a)
+                    .or_else(|| b.get(b2))
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            };
+            match (text("node", "nodeDefId"), text("data_id", "entityDataId")) {
+                (Some(node), Some(data)) => Ok((node, data)),
+                _ => Err(ApiError::bad_request(
+                    format!("bindings[{i}]"),
+                    "a binding is {node, data_id}",
+                )),
+            }
+        })
+        .collect()
 }
 
 #[derive(Deserialize)]

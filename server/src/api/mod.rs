@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod body;
 mod definitions;
+mod entities;
 pub mod error;
 mod instances;
 mod limit;
@@ -19,7 +20,9 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
 use axum::{middleware, Json, Router};
 use engine::runtime::Runtime;
-use engine::service::{AccessService, DefinitionService, InstanceService, TaskService};
+use engine::service::{
+    AccessService, DefinitionService, EntityService, InstanceService, TaskService,
+};
 use engine::store::Store;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -36,6 +39,7 @@ pub struct ApiState {
     pub access: AccessService,
     pub tasks: TaskService,
     pub instances: InstanceService,
+    pub entities: EntityService,
     pub limiter: limit::RateLimiter,
 }
 
@@ -97,6 +101,12 @@ fn protected_routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(definitions::publish))
         .routes(routes!(definitions::grants, definitions::set_grants))
         .routes(routes!(definitions::version))
+        .routes(routes!(entities::preview))
+        .routes(routes!(entities::root_entities))
+        .routes(routes!(entities::list_types, entities::put_type))
+        .routes(routes!(entities::read_type, entities::delete_type))
+        .routes(routes!(entities::list_records, entities::import_records))
+        .routes(routes!(entities::read_record, entities::delete_record))
         .routes(routes!(triggers::list))
         .routes(routes!(triggers::issue_token))
         .routes(routes!(instances::start, instances::list))

@@ -321,8 +321,16 @@ async fn bad_input_is_a_4xx_naming_the_problem_and_writes_nothing() {
             "/api/v1/instances",
             Some(json!({"definition_key": "hello", "session_id": "s-1"})),
             422,
-            "not_supported",
+            "invalid_input",
             Some("session_id"),
+        ),
+        (
+            Method::POST,
+            "/api/v1/instances",
+            Some(json!({"definition_key": "hello", "bindings": []})),
+            400,
+            "invalid_request",
+            Some("bindings"),
         ),
         (
             Method::GET,
