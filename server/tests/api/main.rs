@@ -7,6 +7,7 @@ mod cron;
 mod designer;
 mod helpers;
 mod modes;
+mod preview;
 mod rest;
 mod scheduler;
 mod shell;
