@@ -53,6 +53,10 @@ pub struct Args {
     #[arg(long, env = "BATON_PUBLIC_URL")]
     pub public_url: Option<String>,
 
+    /// Load the demo catalog and workflows into an empty database on start (`false` to skip).
+    #[arg(long, env = "BATON_DEMO", default_value_t = true, action = clap::ArgAction::Set)]
+    pub demo: bool,
+
     /// Log format: `text` for people, `json` for log collectors.
     #[arg(long, env = "BATON_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
     pub log_format: String,
@@ -73,6 +77,8 @@ pub struct Config {
     pub rate_limit: u32,
     /// See [`Args::public_url`]; `None` means "the listening address".
     pub public_url: Option<String>,
+    /// See [`Args::demo`].
+    pub demo: bool,
 }
 
 /// A configuration value that cannot be used. The message names the variable (and flag).
@@ -128,6 +134,7 @@ impl Config {
                     })
                 }
             },
+            demo: args.demo,
         })
     }
 
@@ -143,6 +150,8 @@ impl Config {
             admin_password: None,
             rate_limit: 1200,
             public_url: None,
+            // Tests count what they create.
+            demo: false,
             log_format: "text".into(),
         })
     }

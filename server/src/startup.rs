@@ -132,11 +132,15 @@ impl Application {
             .await
             .map_err(|source| StartError::Admin { source })?;
         let definitions = DefinitionService::new(store.clone(), ids);
+        let entities = EntityService::new(store.clone(), definitions.clone());
+        if config.demo {
+            load_demo_data(&entities, &definitions).await;
+        }
         let api = ApiState {
             store: store.clone(),
             runtime: runtime.clone(),
             definitions: definitions.clone(),
-            entities: EntityService::new(store.clone(), definitions),
+            entities,
             access,
             tasks: TaskService::new(runtime.clone()),
             instances: InstanceService::new(runtime.clone()),
@@ -286,4 +290,24 @@ pub async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutdown requested; finishing in-flight requests");
+}
+
+/// Loads the demo catalog and workflows into an empty database; a failure is logged and the
+/// server starts anyway (two processes starting together may both try; the second finds the
+/// workflows there).
+async fn load_demo_data(entities: &EntityService, definitions: &DefinitionService) {
+    let admin = engine::people::User {
+        id: engine::id::Id(0),
+        username: "admin".into(),
+        display_name: "Administrator".into(),
+        roles: vec![engine::people::Role::Admin],
+        groups: Vec::new(),
+        disabled: false,
+        created_at: String::new(),
+    };
+    match engine::service::load_demo(entities, definitions, &admin).await {
+        Ok(true) => tracing::info!("loaded the demo catalog and workflows (BATON_DEMO=false skips this)"),
+        Ok(false) => {}
+        Err(err) => tracing::warn!(error = %err, "the demo data was not loaded"),
+    }
 }

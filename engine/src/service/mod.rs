@@ -3,12 +3,14 @@
 
 mod access;
 mod definitions;
+mod demo;
 mod entities;
 mod instances;
 mod tasks;
 
 pub use access::{AccessError, AccessService, Caller, TokenPair, ACCESS_TTL, REFRESH_TTL};
 pub use definitions::{DefinitionService, Overview, ServiceError};
+pub use demo::load_demo;
 pub use entities::{
     Binding, EntityError, EntityService, Preview, TreeNode, Walk, BINDINGS_KEY, PREVIEW_TTL,
 };

@@ -24,6 +24,7 @@ fn baton(db: &TestDatabase) -> Child {
         .env("BATON_HTTP_ALLOW", "127.0.0.1/32")
         .env("BATON_LEASE", "2s")
         .env("RUST_LOG", "off")
+        .env("BATON_DEMO", "false")
         .stdout(Stdio::null())
         .spawn()
         .expect("start baton")

@@ -42,6 +42,7 @@ async fn two_processes_start_one_instance_per_cron_tick() {
                 .env("BATON_NODE_ID", n.to_string())
                 .env("BATON_ADMIN_PASSWORD", "cron-test-password")
                 .env("RUST_LOG", "off")
+                .env("BATON_DEMO", "false")
                 .stdout(Stdio::null())
                 .spawn()
                 .expect("start baton")
