@@ -98,6 +98,7 @@ pub mod ssr {
         pub tasks: engine::service::TaskService,
         pub instances: engine::service::InstanceService,
         pub definitions: engine::service::DefinitionService,
+        pub entities: engine::service::EntityService,
     }
 
     /// The signed-in user (the server checked the session before any server function runs).

@@ -12,6 +12,7 @@ pub mod inbox;
 mod layout;
 pub mod monitor;
 mod pages;
+pub mod run;
 pub mod workflows;
 
 use leptos::prelude::*;
@@ -22,8 +23,8 @@ use leptos_router::path;
 use crate::i18n::{provide_i18n, Locale};
 use crate::layout::Layout;
 use crate::pages::{
-    DesignPage, InboxPage, InstancesPage, MonitorPage, NotFound, Overview, SignInPage, TaskPage,
-    WorkflowsPage,
+    DesignPage, InboxPage, InstancesPage, MonitorPage, NotFound, Overview, RunPage, SignInPage,
+    TaskPage, WorkflowsPage,
 };
 
 /// The HTML document around the app, rendered on the server only.
@@ -62,6 +63,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/login") view=SignInPage />
                     <Route path=path!("/workflows") view=WorkflowsPage />
                     <Route path=path!("/workflows/:key/design") view=DesignPage />
+                    <Route path=path!("/workflows/:key/run") view=RunPage />
                     <Route path=path!("/instances") view=InstancesPage />
                     <Route path=path!("/instances/:id") view=MonitorPage />
                     <Route path=path!("/inbox") view=InboxPage />

@@ -195,6 +195,12 @@ pub async fn publish_design(key: String) -> Result<i32, AppError> {
     Ok(version.version)
 }
 
+/// A definition service error as a page sees it (for the other pages' server functions).
+#[cfg(feature = "ssr")]
+pub(crate) fn ssr_failed(err: engine::service::ServiceError) -> AppError {
+    ssr::failed(err)
+}
+
 #[cfg(feature = "ssr")]
 mod ssr {
     use engine::people::User;

@@ -61,6 +61,44 @@ pub struct EntityRecord {
     pub data: Value,
 }
 
+/// A record of the entity tree a preview draws.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TreeNode {
+    /// `package:entity:guid`.
+    pub id: String,
+    pub package: String,
+    pub entity: String,
+    pub data_id: String,
+    pub display_name: String,
+    pub previous_ids: Vec<String>,
+    pub succeeding_ids: Vec<String>,
+    /// The workflow nodes bound to this record.
+    pub bound_by: Vec<String>,
+}
+
+/// One record a node is bound to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Binding {
+    pub node: String,
+    pub entity_type: String,
+    pub data_id: String,
+    pub display_name: String,
+}
+
+/// What a preview returns.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Preview {
+    pub session_id: String,
+    pub definition_key: String,
+    pub version: i32,
+    pub root: EntityRecord,
+    pub tree: Vec<TreeNode>,
+    pub bindings: Vec<Binding>,
+    /// Nodes with a binding expression (bound to no record when the list has none for them).
+    pub bound_nodes: Vec<String>,
+    pub expires_at: String,
+}
+
 /// Whether `id` is `package:name`, each part letters, digits, `_` or `-`.
 pub fn is_type_id(id: &str) -> bool {
     let ok = |part: &str| {

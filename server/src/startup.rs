@@ -229,6 +229,7 @@ pub fn router(state: AppState) -> Router {
         tasks: state.api.tasks.clone(),
         instances: state.api.instances.clone(),
         definitions: state.api.definitions.clone(),
+        entities: state.api.entities.clone(),
     };
     let provide = move || provide_context(context.clone());
     let leptos_options = state.leptos_options.clone();
@@ -306,7 +307,9 @@ async fn load_demo_data(entities: &EntityService, definitions: &DefinitionServic
         created_at: String::new(),
     };
     match engine::service::load_demo(entities, definitions, &admin).await {
-        Ok(true) => tracing::info!("loaded the demo catalog and workflows (BATON_DEMO=false skips this)"),
+        Ok(true) => {
+            tracing::info!("loaded the demo catalog and workflows (BATON_DEMO=false skips this)")
+        }
         Ok(false) => {}
         Err(err) => tracing::warn!(error = %err, "the demo data was not loaded"),
     }

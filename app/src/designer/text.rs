@@ -1,4 +1,4 @@
-//! The designer's and the workflows list's texts, in English and Chinese (the rest of the UI's
+//! The designer's, the workflows list's and the run page's texts, in English and Chinese (the rest of the UI's
 //! are in [`crate::i18n::Key`]).
 
 use crate::i18n::Phrase;
@@ -6,6 +6,22 @@ use crate::i18n::Phrase;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DKey {
     AddMapping,
+    RunTitle,
+    OpenDesigner,
+    NoRootEntity,
+    PickRoot,
+    SearchRoot,
+    NoRecords,
+    Input,
+    NoInput,
+    DryRun,
+    Launch,
+    LaunchDry,
+    PreviewTitle,
+    PreviewHint,
+    Bindings,
+    NothingBound,
+    Run,
     ArchivedNotice,
     AutoLayout,
     BackToDraft,
@@ -89,6 +105,22 @@ pub enum DKey {
 impl Phrase for DKey {
     fn pair(self) -> (&'static str, &'static str) {
         match self {
+            DKey::RunTitle => ("Run", "运行"),
+            DKey::OpenDesigner => ("Open in the designer", "在设计器中打开"),
+            DKey::NoRootEntity => ("This workflow names no root entity type, so there is nothing to preview; it runs with its input only.", "该工作流未设置根实体类型，因此没有可预览的数据；它只按输入运行。"),
+            DKey::PickRoot => ("1. Pick the root record", "1. 选择根数据"),
+            DKey::SearchRoot => ("Search by name or guid", "按名称或 guid 搜索"),
+            DKey::NoRecords => ("No records match.", "没有匹配的数据。"),
+            DKey::Input => ("Input", "输入"),
+            DKey::NoInput => ("This workflow takes no input fields.", "该工作流没有输入字段。"),
+            DKey::DryRun => ("Dry run: nothing outside is called; each step shows what it would do", "试运行：不调用外部系统，只展示每一步将做什么"),
+            DKey::Launch => ("Launch", "启动"),
+            DKey::LaunchDry => ("Launch a dry run", "启动试运行"),
+            DKey::PreviewTitle => ("Execution preview", "执行预览"),
+            DKey::PreviewHint => ("Pick a root record to see which records each task will touch.", "选择根数据后，可看到每个任务将处理哪些数据。"),
+            DKey::Bindings => ("2. Bindings: untick what should not run", "2. 绑定数据：取消勾选不需要执行的数据"),
+            DKey::NothingBound => ("No records for this task.", "该任务没有绑定数据。"),
+            DKey::Run => ("Run", "运行"),
             DKey::AddMapping => ("+ Add a mapping", "+ 添加映射"),
             DKey::ArchivedNotice => ("This workflow is archived: it can be read but not changed.", "该工作流已归档：只能查看，不能修改。"),
             DKey::AutoLayout => ("Tidy up", "自动布局"),

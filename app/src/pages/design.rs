@@ -281,6 +281,7 @@ fn Designer(design: Design) -> impl IntoView {
     };
     let next_version = move || latest.get().unwrap_or(0) + 1;
     let history_key = key.clone();
+    let run_key = StoredValue::new(key.clone());
     let banner_key = key.clone();
 
     view! {
@@ -295,6 +296,7 @@ fn Designer(design: Design) -> impl IntoView {
                         None => i18n.t(DKey::NeverPublished)().to_string(),
                     }}
                     {move || editor.dirty.get().then(|| view! { <span class="badge badge-draft" data-testid="unsaved">{i18n.t(DKey::UnsavedChanges)}</span> })}
+                    {move || latest.get().map(|_| view! { " · " <A href=format!("/workflows/{}/run", run_key.get_value())>{i18n.t(DKey::Run)}</A> })}
                 </p>
             </div>
             <div class="designer-actions" role="toolbar" aria-label=i18n.t(DKey::DesignerActions)>

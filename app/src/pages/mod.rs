@@ -7,6 +7,7 @@ mod login;
 mod monitor;
 mod not_found;
 mod overview;
+mod run;
 mod task;
 mod workflows;
 
@@ -17,6 +18,7 @@ pub use login::SignInPage;
 pub use monitor::MonitorPage;
 pub use not_found::NotFound;
 pub use overview::Overview;
+pub use run::RunPage;
 pub use task::TaskPage;
 pub use workflows::WorkflowsPage;
 

@@ -177,6 +177,9 @@ fn WorkflowRow(item: DefinitionSummary, may_create: bool) -> impl IntoView {
             <td class="muted nowrap">{short_time(&item.updated_at)}</td>
             <td class="row-actions">
                 <A href=design>{i18n.t(DKey::Open)}</A>
+                {(item.latest_version.is_some() && item.status != DefinitionStatus::Archived).then(|| {
+                    view! { <A href=format!("/workflows/{}/run", item.key)>{i18n.t(DKey::Run)}</A> }
+                })}
                 {may_create.then(|| view! {
                     <button type="button" class="link" data-testid="duplicate" on:click=move |_| copying.update(|c| *c = !*c)>
                         {i18n.t(DKey::Duplicate)}

@@ -43,15 +43,31 @@ fn catalog() -> [(&'static str, Vec<Value>); 4] {
             let unit = format!("unit-{}-{suffix}", &sub[4..]);
             units.push(json!({"guid": unit, "name": format!("{name} {role}"), "subsys": sub, "state": "created"}));
             for n in 1..=if suffix == "api" { 2 } else { 1 } {
-                let state = if sub == "sub-ledger" && n == 2 { "stopped" } else { "running" };
+                let state = if sub == "sub-ledger" && n == 2 {
+                    "stopped"
+                } else {
+                    "running"
+                };
                 hosts.push(json!({"guid": format!("host-{}-{suffix}-{n}", &sub[4..]),
                     "name": format!("{}-{suffix}-{n:02}", &sub[4..]), "unit": unit, "state": state}));
             }
         }
     }
     [
-        ("wecmdb:system", systems.iter().map(|(g, n)| json!({"guid": g, "name": n, "state": "created"})).collect()),
-        ("wecmdb:subsys", subsystems.iter().map(|(g, n, s)| json!({"guid": g, "name": n, "system": s, "state": "created"})).collect()),
+        (
+            "wecmdb:system",
+            systems
+                .iter()
+                .map(|(g, n)| json!({"guid": g, "name": n, "state": "created"}))
+                .collect(),
+        ),
+        (
+            "wecmdb:subsys",
+            subsystems
+                .iter()
+                .map(|(g, n, s)| json!({"guid": g, "name": n, "system": s, "state": "created"}))
+                .collect(),
+        ),
         ("wecmdb:unit", units),
         ("wecmdb:host", hosts),
     ]
@@ -106,11 +122,7 @@ pub async fn load_demo(
     admin: &User,
 ) -> Result<bool, EntityError> {
     let empty_catalog = entities.types().await?.is_empty();
-    let no_workflows = definitions
-        .list(admin, None, None, 1, 0)
-        .await?
-        .total
-        == 0;
+    let no_workflows = definitions.list(admin, None, None, 1, 0).await?.total == 0;
     if !(empty_catalog && no_workflows) {
         return Ok(false);
     }
@@ -145,7 +157,10 @@ mod tests {
             assert!(d.check().is_empty(), "{:?}", d.check());
         }
         let [_, subsystems, units, hosts] = catalog();
-        assert_eq!((subsystems.1.len(), units.1.len(), hosts.1.len()), (4, 8, 12));
+        assert_eq!(
+            (subsystems.1.len(), units.1.len(), hosts.1.len()),
+            (4, 8, 12)
+        );
         assert!(hosts.1.iter().any(|h| h["state"] == "stopped"));
     }
 }

@@ -7,11 +7,12 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::Utc;
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use crate::definition::Definition;
-use crate::entity::{is_type_id, Direction, EntityRecord, EntityType, Expression};
+use crate::entity::{
+    is_type_id, Binding, Direction, EntityRecord, EntityType, Expression, Preview, TreeNode,
+};
 use crate::people::{Permission, Role, User};
 use crate::service::{DefinitionService, ServiceError};
 use crate::store::{Page, PreviewSession, Store, StoreError};
@@ -44,44 +45,6 @@ fn invalid(field: impl Into<String>, message: impl Into<String>) -> EntityError 
         field: field.into(),
         message: message.into(),
     }])
-}
-
-/// A record of the entity tree a preview draws.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TreeNode {
-    /// `package:entity:guid`.
-    pub id: String,
-    pub package: String,
-    pub entity: String,
-    pub data_id: String,
-    pub display_name: String,
-    pub previous_ids: Vec<String>,
-    pub succeeding_ids: Vec<String>,
-    /// The workflow nodes bound to this record.
-    pub bound_by: Vec<String>,
-}
-
-/// One record a node is bound to.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Binding {
-    pub node: String,
-    pub entity_type: String,
-    pub data_id: String,
-    pub display_name: String,
-}
-
-/// What a preview returns.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Preview {
-    pub session_id: String,
-    pub definition_key: String,
-    pub version: i32,
-    pub root: EntityRecord,
-    pub tree: Vec<TreeNode>,
-    pub bindings: Vec<Binding>,
-    /// Nodes with a binding expression (bound to no record when the list has none for them).
-    pub bound_nodes: Vec<String>,
-    pub expires_at: String,
 }
 
 /// Where a binding expression led: the records it ends at and every step taken.

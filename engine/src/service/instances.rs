@@ -43,6 +43,11 @@ impl InstanceService {
         Self { runtime }
     }
 
+    /// The scheduler, for starting instances (after the caller's USE is checked).
+    pub fn runtime(&self) -> &Runtime {
+        &self.runtime
+    }
+
     /// What a list shows `user`: `None` for an administrator (everything).
     pub fn visibility(user: &User) -> Option<Visibility> {
         (!user.is_admin()).then(|| Visibility {
