@@ -39,6 +39,8 @@ pub struct Design {
     pub versions: Vec<VersionInfo>,
     pub latest_version: Option<i32>,
     pub status: DefinitionStatus,
+    /// A saved draft differs from the latest version (there is something to publish).
+    pub has_draft: bool,
     /// The version shown, when it is not the draft.
     pub viewing: Option<i32>,
     /// MGMT: may save and publish.
@@ -138,6 +140,7 @@ pub async fn load_design(key: String, version: Option<i32>) -> Result<Design, Ap
             .collect(),
         latest_version: overview.record.latest_version,
         status: overview.record.status,
+        has_draft: overview.record.draft.is_some(),
         viewing: version,
         may_manage: user.may(&grants, Permission::Mgmt),
     })

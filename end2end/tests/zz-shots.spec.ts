@@ -3,26 +3,18 @@ import { hydrated, signIn } from './session';
 test('shots', async ({ page }) => {
   await page.setViewportSize({ width: 1440, height: 900 });
   await signIn(page);
+  await page.goto('/workflows/system-health/run');
+  await hydrated(page);
+  await page.getByTestId('root-choices').getByRole('button', { name: /Payments/ }).click();
+  await expect(page.getByTestId('preview').locator('g.record').first()).toBeVisible();
+  await page.getByTestId('bindings').getByLabel('Ledger', { exact: true }).uncheck();
+  await page.screenshot({ path: '/tmp/shot-run.png', fullPage: true });
   await page.goto('/workflows');
   await hydrated(page);
-  await page.getByTestId('new-workflow').click();
-  await page.getByTestId('new-name').fill('Order check');
-  await page.screenshot({ path: '/tmp/shot-new.png' });
-  await page.getByRole('button', { name: 'Create', exact: true }).click();
+  await page.screenshot({ path: '/tmp/shot-list2.png' });
+  await page.goto('/workflows/deploy-subsystem/design');
   await hydrated(page);
-  await page.screenshot({ path: '/tmp/shot-empty.png' });
-  for (const k of ['start', 'http', 'approval', 'condition', 'end']) {
-    await page.locator(`.palette-item[data-kind="${k}"]`).click();
-  }
-  await page.locator('[data-node="http_1"] rect.body').click();
-  await page.screenshot({ path: '/tmp/shot-http.png', fullPage: true });
-  await page.locator('[data-node="approval_1"] rect.body').click();
-  await page.screenshot({ path: '/tmp/shot-approval.png', fullPage: true });
-  await page.getByRole('button', { name: 'YAML' }).click();
-  await page.screenshot({ path: '/tmp/shot-yaml.png' });
-  await page.getByRole('button', { name: 'Canvas' }).click();
-  await page.getByTestId('save').click();
-  await page.goto('/workflows');
-  await hydrated(page);
-  await page.screenshot({ path: '/tmp/shot-list.png' });
+  await page.locator('[data-node="patch"] rect.body').click();
+  await page.locator('details.behaviour summary').click();
+  await page.screenshot({ path: '/tmp/shot-design2.png', fullPage: true });
 });

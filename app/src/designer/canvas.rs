@@ -88,6 +88,17 @@ impl Ctx {
     }
 }
 
+/// `text` cut to `max` characters, with an ellipsis when cut (node labels fit their box).
+pub fn short(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_string()
+    } else {
+        let mut cut: String = text.chars().take(max - 1).collect();
+        cut.push('…');
+        cut
+    }
+}
+
 /// The node whose rectangle holds `p`, topmost (last drawn) first.
 fn node_at(positions: &HashMap<String, Point>, order: &[String], p: Point) -> Option<String> {
     order
@@ -532,13 +543,7 @@ fn NodeView(ctx: Ctx, id: String, on_focus: impl Fn(String) + Copy + 'static) ->
     let focus_id = id.clone();
     let (node_attr, port_attr) = (id.clone(), id.clone());
     let kind = move || look.with(|l| l.as_ref().map(|l| l.kind.clone()).unwrap_or_default());
-    let label = move || {
-        look.with(|l| {
-            l.as_ref()
-                .map(|l| l.label.chars().take(20).collect::<String>())
-                .unwrap_or_default()
-        })
-    };
+    let label = move || look.with(|l| l.as_ref().map(|l| short(&l.label, 18)).unwrap_or_default());
     view! {
         <g
             class=move || format!("design-node kind-{}", kind())

@@ -238,18 +238,20 @@ pub const BEHAVIOUR: &[FieldSpec] = &[
         Widget::Choice(&["fail", "ignore", "branch", "pause"]),
     ),
     f(
-        "binding",
-        "Data binding (e.g. wecmdb:unit>wecmdb:host)",
-        "数据绑定表达式",
-        Widget::Text,
-    ),
-    f(
         "mock",
         "Dry-run output (JSON)",
         "试运行输出（JSON）",
         Widget::Json,
     ),
 ];
+
+/// The binding of a node that does work: which records of the root entity it runs for.
+pub const BINDING: FieldSpec = f(
+    "binding",
+    "Data binding: runs once per record (e.g. wecmdb:subsys~(subsys)wecmdb:unit)",
+    "数据绑定：按每条数据各运行一次（如 wecmdb:subsys~(subsys)wecmdb:unit）",
+    Widget::Text,
+);
 
 /// Fields of the definition itself.
 pub const DEFINITION: &[FieldSpec] = &[

@@ -270,6 +270,7 @@ fn NodeForm(editor: Editor, issues: Memo<Vec<Issue>>, id: String) -> impl IntoVi
             <Field editor issues owner=owner.clone() spec=FieldSpec { path: "name", en: "Name", zh: "名称", widget: Widget::Text } />
             <Field editor issues owner=owner.clone() spec=FieldSpec { path: "description", en: "Description", zh: "描述", widget: Widget::Area } />
             {field_list(editor, issues, &owner, kind_static)}
+            {works.then(|| view! { <Field editor issues owner=owner.clone() spec=fields::BINDING /> })}
             {mappings.then(|| view! {
                 <Mappings editor issues id=id.clone() path="input_mappings" title=DKey::InputMappings />
                 <Mappings editor issues id=id.clone() path="output_mappings" title=DKey::OutputMappings />

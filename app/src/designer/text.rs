@@ -6,6 +6,7 @@ use crate::i18n::Phrase;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DKey {
     AddMapping,
+    NothingToPublish,
     RunTitle,
     OpenDesigner,
     NoRootEntity,
@@ -121,6 +122,7 @@ impl Phrase for DKey {
             DKey::Bindings => ("2. Bindings: untick what should not run", "2. 绑定数据：取消勾选不需要执行的数据"),
             DKey::NothingBound => ("No records for this task.", "该任务没有绑定数据。"),
             DKey::Run => ("Run", "运行"),
+            DKey::NothingToPublish => ("Nothing to publish: the draft is the latest version.", "没有可发布的内容：草稿与最新版本相同。"),
             DKey::AddMapping => ("+ Add a mapping", "+ 添加映射"),
             DKey::ArchivedNotice => ("This workflow is archived: it can be read but not changed.", "该工作流已归档：只能查看，不能修改。"),
             DKey::AutoLayout => ("Tidy up", "自动布局"),

@@ -90,6 +90,7 @@ fn Designer(design: Design) -> impl IntoView {
     editor.reset(doc, viewing.is_some() || !design.may_manage || archived);
     let key = design.key.clone();
     let latest = RwSignal::new(design.latest_version);
+    let has_draft = RwSignal::new(design.has_draft);
     let versions = RwSignal::new(design.versions.clone());
     let issues = Memo::new(move |_| editor.doc.with(issues_of));
     let faulty = Signal::derive(move || {
@@ -165,6 +166,7 @@ fn Designer(design: Design) -> impl IntoView {
             match answer {
                 Ok(_) => {
                     editor.saved();
+                    has_draft.set(true);
                     notice.set(Some((true, i18n.t(DKey::Saved)().to_string())));
                 }
                 Err(e) => notice.set(Some((false, failure(&e)))),
@@ -176,6 +178,7 @@ fn Designer(design: Design) -> impl IntoView {
             match answer {
                 Ok(version) => {
                     editor.saved();
+                    has_draft.set(false);
                     latest.set(Some(version));
                     versions.update(|v| {
                         v.insert(
@@ -311,8 +314,9 @@ fn Designer(design: Design) -> impl IntoView {
                     disabled=move || editor.read_only.get() || !editor.dirty.get() || busy()
                     on:click=move |_| do_save()>{i18n.t(DKey::SaveDraft)}</button>
                 <button type="button" class="primary" data-testid="publish"
-                    title=move || if issues.with(Vec::is_empty) { "" } else { i18n.t(DKey::PublishBlocked)() }
+                    title=move || if !issues.with(Vec::is_empty) { i18n.t(DKey::PublishBlocked)() } else if !(editor.dirty.get() || has_draft.get()) { i18n.t(DKey::NothingToPublish)() } else { "" }
                     disabled=move || editor.read_only.get() || !issues.with(Vec::is_empty) || busy()
+                        || !(editor.dirty.get() || has_draft.get())
                     on:click=move |_| do_publish()>
                     {move || i18n.t(DKey::PublishAs)().replace("{n}", &next_version().to_string())}
                 </button>

@@ -332,7 +332,7 @@ fn PreviewDiagram(
                             }
                         });
                     };
-                    let label: String = n.display_name.chars().take(22).collect();
+                    let label = crate::designer::canvas::short(&n.display_name, 21);
                     let style = fill.map(|c| format!("--bound:{c}")).unwrap_or_default();
                     view! {
                         <g class="record" class:bound=bound class:kept=is_kept style=style data-record=n.data_id.clone()
