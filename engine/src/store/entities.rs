@@ -40,7 +40,8 @@ pub trait EntityStore: Send + Sync {
         offset: i64,
     ) -> Result<Page<EntityRecord>, StoreError>;
 
-    /// Removes a record and its links; `false` when there was none.
+    /// Removes a record and its links; `false` when there was none, `Conflict` while other
+    /// records reference it.
     async fn delete_entity_record(&self, guid: &str) -> Result<bool, StoreError>;
 
     /// One step of a walk: for each of `from`, the records of `entity_type` it references

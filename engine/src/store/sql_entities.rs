@@ -192,6 +192,17 @@ macro_rules! impl_entity_store {
                 use $crate::store::StoreError;
                 let _write = self.write_guard().await;
                 let mut tx = self.pool.begin_with($begin).await.map_err(StoreError::from_sqlx)?;
+                let referenced: i64 =
+                    sqlx::query_scalar("select count(*) from entity_links where to_guid = $1")
+                        .bind(guid)
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err(StoreError::from_sqlx)?;
+                if referenced > 0 {
+                    return Err(StoreError::Conflict(format!(
+                        "entity record `{guid}` is referenced by {referenced} record(s); change or delete them first"
+                    )));
+                }
                 sqlx::query("delete from entity_links where from_guid = $1")
                     .bind(guid)
                     .execute(&mut *tx)

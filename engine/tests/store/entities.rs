@@ -232,6 +232,26 @@ async fn imports(db: &TestDatabase, _backend: Backend) {
         entities.delete_type(&user, "cmdb:unit").await,
         Err(EntityError::Store(engine::store::StoreError::Conflict(_)))
     ));
+    entities
+        .put_type(&user, entity_type("cmdb:host", &[("unit", "cmdb:unit")]))
+        .await
+        .expect("type");
+    entities
+        .import(
+            &user,
+            "cmdb:host",
+            vec![json!({"guid": "h1", "unit": "u1"})],
+        )
+        .await
+        .expect("import");
+    assert!(
+        matches!(
+            entities.delete_record(&user, "u1").await,
+            Err(EntityError::Store(engine::store::StoreError::Conflict(_)))
+        ),
+        "a referenced record stays"
+    );
+    entities.delete_record(&user, "h1").await.expect("delete");
     entities.delete_record(&user, "u1").await.expect("delete");
     entities
         .delete_type(&user, "cmdb:unit")

@@ -36,9 +36,26 @@ async fn every_route_for_every_role_on_own_and_others_objects() {
     }
 
     // `shared` has the default grants (designer MGMT, operator USE); `private` none.
+    // A small catalog: `t:b` records reference `t:a` records.
+    for (path, body) in [
+        ("/api/v1/entity-types", json!({"id": "t:a"})),
+        (
+            "/api/v1/entity-types",
+            json!({"id": "t:b", "attributes": [{"name": "a", "references": "t:a"}]}),
+        ),
+        ("/api/v1/entity-types/t:a/records", json!([{"guid": "a1"}])),
+        (
+            "/api/v1/entity-types/t:b/records",
+            json!([{"guid": "b1", "a": "a1"}]),
+        ),
+    ] {
+        let (status, answer) = app.call(Method::POST, path, Some(&admin), Some(body)).await;
+        assert_eq!(status, 200, "{path}: {answer}");
+    }
     for key in ["shared", "private"] {
         let mut document = hello();
         document["key"] = json!(key);
+        document["root_entity"] = json!("t:a");
         let (status, body) = app
             .call(
                 Method::POST,
@@ -129,6 +146,80 @@ async fn every_route_for_every_role_on_own_and_others_objects() {
     type Row = (Method, String, Option<Value>, [Expect; 4]);
     let rows: Vec<Row> = vec![
         (Method::GET, "/api/v1/me".into(), None, [Ok, Ok, Ok, Ok]),
+        (
+            Method::GET,
+            "/api/v1/entity-types".into(),
+            None,
+            [Ok, Ok, Ok, Ok],
+        ),
+        (
+            Method::POST,
+            "/api/v1/entity-types".into(),
+            Some(json!({"id": "t:c"})),
+            [Ok, Ok, Forbidden, Forbidden],
+        ),
+        (
+            Method::GET,
+            "/api/v1/entity-types/t:a".into(),
+            None,
+            [Ok, Ok, Ok, Ok],
+        ),
+        // 409 for those who may: the type has records.
+        (
+            Method::DELETE,
+            "/api/v1/entity-types/t:a".into(),
+            None,
+            [Ok, Ok, Forbidden, Forbidden],
+        ),
+        (
+            Method::GET,
+            "/api/v1/entity-types/t:a/records".into(),
+            None,
+            [Ok, Ok, Ok, Ok],
+        ),
+        (
+            Method::POST,
+            "/api/v1/entity-types/t:c/records".into(),
+            Some(json!([{"guid": "c1"}])),
+            [Ok, Ok, Forbidden, Forbidden],
+        ),
+        (
+            Method::GET,
+            "/api/v1/entities/a1".into(),
+            None,
+            [Ok, Ok, Ok, Ok],
+        ),
+        // 409 for those who may: b1 references a1.
+        (
+            Method::DELETE,
+            "/api/v1/entities/a1".into(),
+            None,
+            [Ok, Ok, Forbidden, Forbidden],
+        ),
+        (
+            Method::GET,
+            "/api/v1/definitions/shared/root-entities".into(),
+            None,
+            [Ok, Ok, Ok, Hidden],
+        ),
+        (
+            Method::GET,
+            "/api/v1/definitions/private/root-entities".into(),
+            None,
+            [Ok, Hidden, Hidden, Hidden],
+        ),
+        (
+            Method::POST,
+            "/api/v1/definitions/shared/preview".into(),
+            Some(json!({"root_entity_id": "a1"})),
+            [Ok, Ok, Ok, Hidden],
+        ),
+        (
+            Method::POST,
+            "/api/v1/definitions/private/preview".into(),
+            Some(json!({"root_entity_id": "a1"})),
+            [Ok, Hidden, Hidden, Hidden],
+        ),
         (
             Method::GET,
             "/api/v1/users".into(),
