@@ -34,7 +34,7 @@ pub async fn load_run(key: String) -> Result<RunInfo, AppError> {
     cx.definitions
         .authorize(&user, &key, Permission::Use)
         .await
-        .map_err(|e| crate::workflows::ssr_failed(e))?;
+        .map_err(crate::workflows::ssr_failed)?;
     let (version, definition) = cx
         .definitions
         .version(&key, None)

@@ -122,7 +122,8 @@ impl Filter {
         match data.get(&self.attribute) {
             Some(Value::String(s)) => *s == self.value,
             Some(Value::Null) | None => false,
-            Some(other) => other.to_string() == self.value,
+            // A number or a boolean: equal when the text reads as the same JSON value.
+            Some(other) => serde_json::from_str::<Value>(&self.value).ok().as_ref() == Some(other),
         }
     }
 }

@@ -290,6 +290,9 @@ fn NodeForm(editor: Editor, issues: Memo<Vec<Issue>>, id: String) -> impl IntoVi
     }
 }
 
+/// A change to a node's list of mappings.
+type RowEdit = Box<dyn FnOnce(&mut Vec<Value>)>;
+
 /// The JSONPath pairs a node copies in or out, one row each.
 #[component]
 fn Mappings(
@@ -313,7 +316,7 @@ fn Mappings(
         }
     };
     let write = {
-        move |key: String, change: Box<dyn FnOnce(&mut Vec<Value>)>| {
+        move |key: String, change: RowEdit| {
             let id = id.get_value();
             editor.change_keyed(key, move |d| {
                 let mut list = edit::node(d, &id)

@@ -33,8 +33,11 @@ pub fn records(text: &str) -> Result<Vec<Value>, (usize, String)> {
         .collect()
 }
 
+/// A row's cells, with the line it starts on.
+type Row = (usize, Vec<String>);
+
 /// Rows of cells, each with the line it starts on.
-fn parse(text: &str) -> Result<Vec<(usize, Vec<String>)>, (usize, String)> {
+fn parse(text: &str) -> Result<Vec<Row>, (usize, String)> {
     let mut rows = Vec::new();
     let mut cells = Vec::new();
     let mut cell = String::new();
