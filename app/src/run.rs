@@ -68,7 +68,7 @@ pub async fn root_choices(key: String, q: String) -> Result<Vec<EntityRecord>, A
     let (cx, user) = ssr::context()?;
     let page = cx
         .entities
-        .root_records(&user, &key, Some(q.as_str()), 20, 0)
+        .root_records(&user, &key, None, Some(q.as_str()), 20, 0)
         .await
         .map_err(ssr::failed)?;
     Ok(page.items)
@@ -78,7 +78,7 @@ pub async fn root_choices(key: String, q: String) -> Result<Vec<EntityRecord>, A
 pub async fn preview_run(key: String, root: String) -> Result<Preview, AppError> {
     let (cx, user) = ssr::context()?;
     cx.entities
-        .preview(&user, &key, &root)
+        .preview(&user, &key, None, &root)
         .await
         .map_err(ssr::failed)
 }

@@ -2,6 +2,7 @@
 //! It wires things together; the rules live in `engine`, the pages in `app`.
 
 pub mod api;
+pub mod compat;
 pub mod config;
 pub mod health;
 pub mod session;

@@ -138,7 +138,13 @@ fn is_public(path: &str) -> bool {
         path,
         "/healthz" | "/login" | "/auth/login" | "/favicon.svg" | "/api/docs"
     ) || path.starts_with("/pkg/")
-        || path.starts_with("/api/")
+        || is_api(path)
+}
+
+/// The REST surfaces (the native API and the compatibility surfaces) answer for themselves:
+/// bearer tokens, and their own refusals instead of the sign-in page.
+fn is_api(path: &str) -> bool {
+    path.starts_with("/api/") || path.starts_with("/platform/")
 }
 
 /// A state-changing request made by another site's page: refused.
@@ -175,7 +181,7 @@ pub async fn gate(State(state): State<AppState>, mut request: Request, next: Nex
     let path = request.uri().path().to_string();
     // The REST API's bearer tokens are not sent by browsers on their own, so only requests
     // carrying the session cookie can be forged from another site.
-    let by_cookie = !path.starts_with("/api/") || session_token(request.headers()).is_some();
+    let by_cookie = !is_api(&path) || session_token(request.headers()).is_some();
     if by_cookie && cross_site(&request) {
         return ApiError::forbidden("cross-site requests may not change anything").into_response();
     }

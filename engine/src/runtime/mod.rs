@@ -196,13 +196,14 @@ impl Runtime {
         self.start_bound(request, mode, None).await
     }
 
-    /// [`Runtime::start_with`], with the entities each bound node runs for (from a preview:
-    /// see `EntityService::start_bindings`), kept in the context under `_bindings`.
+    /// [`Runtime::start_with`], with more for the starting context than the input: the
+    /// entries of `extra` (from a preview, the entities each bound node runs for and the root
+    /// record: see `EntityService::start_bindings`).
     pub async fn start_bound(
         &self,
         request: StartRequest,
         mode: Mode,
-        bindings: Option<Value>,
+        extra: Option<Value>,
     ) -> Result<Started, RuntimeError> {
         let inner = &self.inner;
         let key = request.definition_key.as_str();
@@ -210,10 +211,10 @@ impl Runtime {
         let definition = inner.definition(key, version.version).await?;
         inner.check_input(key, version.version, &definition, &request.input)?;
         let start = start_node(key, version.version, &definition)?;
-        let context = bindings.map(|bound| {
+        let context = extra.map(|extra| {
             let mut context = request.input.clone();
-            if let Value::Object(map) = &mut context {
-                map.insert(crate::service::BINDINGS_KEY.into(), bound);
+            if let (Value::Object(map), Value::Object(more)) = (&mut context, extra) {
+                map.extend(more);
             }
             context
         });

@@ -24,6 +24,8 @@ pub const PREVIEW_TTL: chrono::Duration = chrono::Duration::hours(1);
 pub const MAX_IMPORT: usize = 10_000;
 /// Where a started instance's context keeps its bound entities, by node.
 pub const BINDINGS_KEY: &str = "_bindings";
+/// Where a started instance's context keeps the root record it was previewed from.
+pub const ROOT_KEY: &str = "_root";
 
 #[derive(Debug, thiserror::Error)]
 pub enum EntityError {
@@ -233,6 +235,7 @@ impl EntityService {
         &self,
         user: &User,
         key: &str,
+        version: Option<i32>,
         q: Option<&str>,
         limit: i64,
         offset: i64,
@@ -240,7 +243,7 @@ impl EntityService {
         self.definitions
             .authorize(user, key, Permission::Use)
             .await?;
-        let (_, definition) = self.definitions.version(key, None).await?;
+        let (_, definition) = self.definitions.version(key, version).await?;
         let root = definition.root_entity.ok_or_else(|| {
             invalid(
                 "definition_key",
@@ -319,18 +322,19 @@ impl EntityService {
         Ok(walk)
     }
 
-    /// Resolves every bound node of `key`'s latest version from the record `root_guid`, keeps
-    /// the result as a session, and returns it with the entity tree.
+    /// Resolves every bound node of `key`'s `version` (the latest when `None`) from the record
+    /// `root_guid`, keeps the result as a session, and returns it with the entity tree.
     pub async fn preview(
         &self,
         user: &User,
         key: &str,
+        version: Option<i32>,
         root_guid: &str,
     ) -> Result<Preview, EntityError> {
         self.definitions
             .authorize(user, key, Permission::Use)
             .await?;
-        let (version, definition) = self.definitions.version(key, None).await?;
+        let (version, definition) = self.definitions.version(key, version).await?;
         let root_type = definition.root_entity.clone().ok_or_else(|| {
             invalid(
                 "definition_key",
@@ -455,9 +459,35 @@ impl EntityService {
         Ok((tree, bindings, bound_nodes))
     }
 
+    /// A preview session that has not expired, with its bindings; needs USE on its definition.
+    pub async fn session(
+        &self,
+        user: &User,
+        session_id: &str,
+    ) -> Result<(PreviewSession, Vec<Binding>), EntityError> {
+        let session = self
+            .store
+            .preview(session_id, Utc::now())
+            .await?
+            .ok_or_else(|| {
+                invalid(
+                    "session_id",
+                    "no preview session by that id (or it expired)",
+                )
+            })?;
+        self.definitions
+            .authorize(user, &session.definition_key, Permission::Use)
+            .await?;
+        let bindings =
+            serde_json::from_value(session.bindings["bindings"].clone()).unwrap_or_default();
+        Ok((session, bindings))
+    }
+
     /// What a start from `session_id` runs each bound node for: the session's bindings, or
     /// only those in `kept` (`(node, data_id)` pairs, each of which must be in the session).
-    /// Returns the version the session resolved and the context entry for [`BINDINGS_KEY`].
+    /// Returns the version the session resolved and what the instance's context starts with
+    /// besides the input: [`BINDINGS_KEY`] (the entities by node) and [`ROOT_KEY`] (the root
+    /// record: `guid`, `entity_type`, `display_name`).
     pub async fn start_bindings(
         &self,
         key: &str,
@@ -516,6 +546,17 @@ impl EntityService {
                 }
             }
         }
-        Ok((session.version, Value::Object(by_node)))
+        let tree: Vec<TreeNode> = serde_json::from_value(session.tree.clone()).unwrap_or_default();
+        let root = tree
+            .iter()
+            .find(|n| n.data_id == session.root_guid)
+            .map(|n| {
+                json!({"guid": n.data_id, "entity_type": format!("{}:{}", n.package, n.entity),
+                   "display_name": n.display_name})
+            });
+        Ok((
+            session.version,
+            json!({ BINDINGS_KEY: by_node, ROOT_KEY: root }),
+        ))
     }
 }

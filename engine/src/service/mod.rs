@@ -12,6 +12,6 @@ pub use crate::entity::{Binding, Preview, TreeNode};
 pub use access::{AccessError, AccessService, Caller, TokenPair, ACCESS_TTL, REFRESH_TTL};
 pub use definitions::{DefinitionService, Overview, ServiceError};
 pub use demo::load_demo;
-pub use entities::{EntityError, EntityService, Walk, BINDINGS_KEY, PREVIEW_TTL};
+pub use entities::{EntityError, EntityService, Walk, BINDINGS_KEY, PREVIEW_TTL, ROOT_KEY};
 pub use instances::{InstanceDetail, InstanceError, InstanceService};
 pub use tasks::{TaskError, TaskService};

@@ -203,7 +203,7 @@ pub async fn preview(
 ) -> ApiResult<Json<Value>> {
     let preview = api
         .entities
-        .preview(&caller.user, &key, &body.root_entity_id)
+        .preview(&caller.user, &key, None, &body.root_entity_id)
         .await?;
     Ok(Json(json!(preview)))
 }
@@ -224,6 +224,7 @@ pub async fn root_entities(
         .root_records(
             &caller.user,
             &key,
+            None,
             query.q.as_deref(),
             paging.limit,
             paging.offset,

@@ -13,3 +13,4 @@ mod scheduler;
 mod shell;
 mod startup;
 mod tasks;
+mod wecube;

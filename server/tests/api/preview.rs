@@ -4,10 +4,10 @@
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::spawn_app;
+use crate::helpers::{spawn_app, TestApp};
 use crate::rest::ended;
 
-fn workflow() -> Value {
+pub fn workflow() -> Value {
     json!({
         "key": "deploy", "name": "Deploy a subsystem", "root_entity": "cmdb:subsys",
         "nodes": [
@@ -24,13 +24,12 @@ fn workflow() -> Value {
     })
 }
 
-#[tokio::test]
-async fn preview_keep_some_bindings_start_and_each_bound_node_runs_per_entity() {
-    let app = spawn_app().await;
-    let admin = app.admin().await;
+/// A small catalog: subsystems s1, s2; units u1, u2 (of s1) and u3; hosts h1 (u1, running),
+/// h2 (u2, stopped), h3 (u2, running) — the hosts as CSV.
+pub async fn deploy_catalog(app: &TestApp, admin: &str) {
     let call = |method: Method, path: &str, body: Option<Value>| {
-        let (app, admin, path) = (&app, admin.clone(), path.to_string());
-        async move { app.call(method, &path, Some(&admin), body).await }
+        let path = path.to_string();
+        async move { app.call(method, &path, Some(admin), body).await }
     };
     for (id, refs) in [
         ("cmdb:subsys", json!([])),
@@ -73,7 +72,7 @@ async fn preview_keep_some_bindings_start_and_each_bound_node_runs_per_entity() 
     let response = app
         .client
         .post(app.url("/api/v1/entity-types/cmdb:host/records"))
-        .bearer_auth(&admin)
+        .bearer_auth(admin)
         .header("content-type", "text/csv")
         .body(csv)
         .send()
@@ -83,7 +82,7 @@ async fn preview_keep_some_bindings_start_and_each_bound_node_runs_per_entity() 
     let bad_csv = app
         .client
         .post(app.url("/api/v1/entity-types/cmdb:host/records"))
-        .bearer_auth(&admin)
+        .bearer_auth(admin)
         .header("content-type", "text/csv")
         .body("guid,name\nh9\n")
         .send()
@@ -98,7 +97,17 @@ async fn preview_keep_some_bindings_start_and_each_bound_node_runs_per_entity() 
             .starts_with("line 2"),
         "{problem}"
     );
+}
 
+#[tokio::test]
+async fn preview_keep_some_bindings_start_and_each_bound_node_runs_per_entity() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let call = |method: Method, path: &str, body: Option<Value>| {
+        let (app, admin, path) = (&app, admin.clone(), path.to_string());
+        async move { app.call(method, &path, Some(&admin), body).await }
+    };
+    deploy_catalog(&app, &admin).await;
     app.publish(&admin, workflow()).await;
     let (status, roots) = call(
         Method::GET,

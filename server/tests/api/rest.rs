@@ -513,6 +513,16 @@ async fn every_route_is_in_the_openapi_document_and_answers() {
         ("/hooks/{token}", "post"),
         ("/definitions/{key}/triggers", "get"),
         ("/definitions/{key}/triggers/{name}/token", "post"),
+        ("/definitions/{key}/preview", "post"),
+        ("/definitions/{key}/root-entities", "get"),
+        ("/entity-types", "get"),
+        ("/entity-types", "post"),
+        ("/entity-types/{id}", "get"),
+        ("/entity-types/{id}", "delete"),
+        ("/entity-types/{id}/records", "get"),
+        ("/entity-types/{id}/records", "post"),
+        ("/entities/{guid}", "get"),
+        ("/entities/{guid}", "delete"),
     ];
     let mut documented = 0;
     for (path, item) in paths {
