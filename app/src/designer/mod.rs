@@ -6,6 +6,7 @@ pub mod canvas;
 pub mod edit;
 pub mod fields;
 pub mod properties;
+mod shapes;
 pub mod text;
 pub mod viewport;
 
