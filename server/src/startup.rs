@@ -242,6 +242,7 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/logout", axum::routing::post(crate::session::logout))
         .nest_service("/api/v1", crate::api::router(state.api.clone()))
         .nest_service("/platform/v1", crate::compat::wecube::router(state.api.clone()))
+        .nest_service("/activiti", crate::compat::activiti::router(state.api.clone()))
         .leptos_routes_with_context(&state, routes, provide.clone(), move || {
             shell(leptos_options.clone())
         })

@@ -161,15 +161,9 @@ pub async fn change_password(
     ))
 }
 
-/// In front of every route but the token endpoint: a valid access token (or a browser session
-/// cookie, checked by `session::gate`), or 401.
-pub async fn require_caller(
-    State(api): State<ApiState>,
-    mut request: Request,
-    next: Next,
-) -> Response {
-    let token = request
-        .headers()
+/// The access token of an `Authorization: Bearer …` header, if one of a sane length is there.
+pub fn bearer_token(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| {
@@ -178,7 +172,17 @@ pub async fn require_caller(
         })
         .map(str::trim)
         .filter(|t| !t.is_empty() && t.len() <= 256)
-        .map(str::to_string);
+        .map(str::to_string)
+}
+
+/// In front of every route but the token endpoint: a valid access token (or a browser session
+/// cookie, checked by `session::gate`), or 401.
+pub async fn require_caller(
+    State(api): State<ApiState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let token = bearer_token(request.headers());
     let Some(token) = token else {
         // A browser session, already checked by the session gate in front of everything.
         if let Some(caller) = request.extensions().get::<Caller>() {

@@ -12,7 +12,7 @@
 //! `Success`, or `ERROR` with the reason and the HTTP status Baton's API would give.
 
 use axum::extract::{Path, Query, Request, State};
-use axum::http::{header::AUTHORIZATION, StatusCode};
+use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -97,17 +97,7 @@ async fn authenticate(State(api): State<ApiState>, mut request: Request, next: N
     if request.extensions().get::<Caller>().is_some() {
         return next.run(request).await;
     }
-    let token = request
-        .headers()
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::trim)
-        .filter(|t| !t.is_empty() && t.len() <= 256)
-        .map(str::to_string);
+    let token = crate::api::auth::bearer_token(request.headers());
     let caller = match token {
         Some(token) => api.access.authenticate(&token).await.ok().flatten(),
         None => None,

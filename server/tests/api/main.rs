@@ -1,5 +1,6 @@
 //! The server's integration tests: real HTTP against a real server on a real database.
 
+mod activiti;
 mod auth;
 mod authz;
 mod crash;
