@@ -41,14 +41,8 @@ pub struct SpringError(StatusCode, String);
 
 impl<E: Into<ApiError>> From<E> for SpringError {
     fn from(err: E) -> Self {
-        let api: ApiError = err.into();
-        let message = match &api.field {
-            Some(field) if !api.message.contains(field.as_str()) => {
-                format!("{field}: {}", api.message)
-            }
-            _ => api.message.clone(),
-        };
-        SpringError(api.status, message)
+        let (status, message) = super::refusal(err);
+        SpringError(status, message)
     }
 }
 
@@ -90,26 +84,9 @@ pub fn router(state: ApiState) -> Router {
 }
 
 async fn authenticate(State(api): State<ApiState>, mut request: Request, next: Next) -> Response {
-    if request.extensions().get::<Caller>().is_some() {
-        return next.run(request).await;
-    }
-    let caller = match crate::api::auth::bearer_token(request.headers()) {
-        Some(token) => api.access.authenticate(&token).await.ok().flatten(),
-        None => None,
-    };
-    match caller {
-        Some(caller) => {
-            if let Err(limited) = api.limiter.check(&format!("user:{}", caller.user.id)) {
-                return SpringError::from(limited).into_response();
-            }
-            request.extensions_mut().insert(caller);
-            next.run(request).await
-        }
-        None => SpringError(
-            StatusCode::UNAUTHORIZED,
-            "send Authorization: Bearer <access token>".into(),
-        )
-        .into_response(),
+    match super::sign_in(&api, &mut request).await {
+        Ok(()) => next.run(request).await,
+        Err((status, why)) => SpringError(status, why).into_response(),
     }
 }
 

@@ -43,14 +43,8 @@ impl IntoResponse for WeError {
 
 impl<E: Into<ApiError>> From<E> for WeError {
     fn from(err: E) -> Self {
-        let api: ApiError = err.into();
-        let message = match &api.field {
-            Some(field) if !api.message.contains(field.as_str()) => {
-                format!("{field}: {}", api.message)
-            }
-            _ => api.message.clone(),
-        };
-        WeError(api.status, message)
+        let (status, message) = super::refusal(err);
+        WeError(status, message)
     }
 }
 
@@ -94,27 +88,9 @@ pub fn router(state: ApiState) -> Router {
 
 /// The same bearer tokens (or browser session) as the native API, refused in WeCube's shape.
 async fn authenticate(State(api): State<ApiState>, mut request: Request, next: Next) -> Response {
-    if request.extensions().get::<Caller>().is_some() {
-        return next.run(request).await;
-    }
-    let token = crate::api::auth::bearer_token(request.headers());
-    let caller = match token {
-        Some(token) => api.access.authenticate(&token).await.ok().flatten(),
-        None => None,
-    };
-    match caller {
-        Some(caller) => {
-            if let Err(limited) = api.limiter.check(&format!("user:{}", caller.user.id)) {
-                return WeError::from(limited).into_response();
-            }
-            request.extensions_mut().insert(caller);
-            next.run(request).await
-        }
-        None => WeError(
-            StatusCode::UNAUTHORIZED,
-            "sign in first: send Authorization: Bearer <access token>".into(),
-        )
-        .into_response(),
+    match super::sign_in(&api, &mut request).await {
+        Ok(()) => next.run(request).await,
+        Err((status, why)) => WeError(status, why).into_response(),
     }
 }
 

@@ -5,40 +5,17 @@
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{eventually, spawn_app, TestApp};
+use crate::helpers::{eventually, keys, sorted, spawn_app, TestApp};
 
-async fn send(
-    app: &TestApp,
-    token: Option<&str>,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut request = app.client.request(method, app.url(path));
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.expect("request");
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
-fn keys(value: &Value) -> Vec<String> {
-    let mut keys: Vec<String> = value
-        .as_object()
-        .map(|m| m.keys().cloned().collect())
-        .unwrap_or_default();
-    keys.sort();
-    keys
-}
-
-fn sorted(names: &[&str]) -> Vec<String> {
-    let mut names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
-    names.sort();
-    names
+/// Waits until the process's `processStatus` is `status`; returns the process.
+async fn until_status(app: &TestApp, token: Option<&str>, id: &str, status: &str) -> Value {
+    eventually(&format!("the process is {status}"), || async {
+        let (_, body) = app
+            .call(Method::GET, &format!("/activiti/process/{id}"), token, None)
+            .await;
+        (body["processStatus"] == status).then_some(body)
+    })
+    .await
 }
 
 const PROCESS: [&str; 17] = [
@@ -78,7 +55,7 @@ async fn activiti_examples_and_flows() {
     let token = Some(admin.as_str());
 
     // POST /process by key, with the document's body shape.
-    let (status, started) = send(&app, token, Method::POST, "/activiti/process", Some(json!({
+    let (status, started) = app.call(Method::POST, "/activiti/process", token, Some(json!({
         "key": "provision", "processName": "test",
         "variables": {"projectId": "11111", "regionId": "bcc", "master-1a": {"instanceType": "m2.large"}, "SipRS::Mock": true}}))).await;
     assert_eq!(status, 200, "{started}");
@@ -98,18 +75,7 @@ async fn activiti_examples_and_flows() {
         .to_string();
 
     // GET /process/{processInstanceId} until it succeeds.
-    let done = eventually("the process succeeds", || async {
-        let (_, body) = send(
-            &app,
-            token,
-            Method::GET,
-            &format!("/activiti/process/{id}"),
-            None,
-        )
-        .await;
-        (body["processStatus"] == "success").then_some(body)
-    })
-    .await;
+    let done = until_status(&app, token, &id, "success").await;
     assert!(chrono::NaiveDateTime::parse_from_str(
         done["startTime"].as_str().expect("time"),
         "%Y-%m-%d %H:%M:%S"
@@ -118,14 +84,14 @@ async fn activiti_examples_and_flows() {
     assert!(done["endTime"].is_string());
 
     // GET /task?processInstanceId=
-    let (status, tasks) = send(
-        &app,
-        token,
-        Method::GET,
-        &format!("/activiti/task?processInstanceId={id}"),
-        None,
-    )
-    .await;
+    let (status, tasks) = app
+        .call(
+            Method::GET,
+            &format!("/activiti/task?processInstanceId={id}"),
+            token,
+            None,
+        )
+        .await;
     assert_eq!(status, 200);
     let machine = tasks
         .as_array()
@@ -161,14 +127,14 @@ async fn activiti_examples_and_flows() {
     assert_eq!(machine["outputs"], json!("\"made bcc\""));
     let task_id = machine["taskId"].as_str().expect("task id").to_string();
     // GET /task/{taskId}
-    let (status, one) = send(
-        &app,
-        token,
-        Method::GET,
-        &format!("/activiti/task/{task_id}"),
-        None,
-    )
-    .await;
+    let (status, one) = app
+        .call(
+            Method::GET,
+            &format!("/activiti/task/{task_id}"),
+            token,
+            None,
+        )
+        .await;
     assert_eq!((status, one["taskId"].clone()), (200, json!(task_id)));
 
     // By deploymentId (key@version) and by modelId.
@@ -176,8 +142,9 @@ async fn activiti_examples_and_flows() {
         json!({"deploymentId": "provision@1", "processName": "d", "variables": {}}),
         json!({"modelId": "provision", "processName": "m", "variables": {}}),
     ] {
-        let (status, answer) =
-            send(&app, token, Method::POST, "/activiti/process", Some(body)).await;
+        let (status, answer) = app
+            .call(Method::POST, "/activiti/process", token, Some(body))
+            .await;
         assert_eq!(status, 200, "{answer}");
     }
 
@@ -185,36 +152,36 @@ async fn activiti_examples_and_flows() {
     app.publish(&admin, json!({"key": "slow", "name": "Slow",
         "nodes": [{"id": "start", "kind": "start"}, {"id": "wait", "kind": "timer", "duration": "1h"}, {"id": "end", "kind": "end"}],
         "edges": [{"from": "start", "to": "wait"}, {"from": "wait", "to": "end"}]})).await;
-    let (_, slow) = send(
-        &app,
-        token,
-        Method::POST,
-        "/activiti/process",
-        Some(json!({"key": "slow", "processName": "s", "variables": {}})),
-    )
-    .await;
+    let (_, slow) = app
+        .call(
+            Method::POST,
+            "/activiti/process",
+            token,
+            Some(json!({"key": "slow", "processName": "s", "variables": {}})),
+        )
+        .await;
     let slow_id = slow["id"].as_str().expect("id").to_string();
-    let (status, cancelled) = send(
-        &app,
-        token,
-        Method::PUT,
-        &format!("/activiti/process/{slow_id}/cancel"),
-        None,
-    )
-    .await;
+    let (status, cancelled) = app
+        .call(
+            Method::PUT,
+            &format!("/activiti/process/{slow_id}/cancel"),
+            token,
+            None,
+        )
+        .await;
     assert_eq!(
         (status, cancelled["processStatus"].clone()),
         (200, json!("canceled")),
         "{cancelled}"
     );
-    let (status, _) = send(
-        &app,
-        token,
-        Method::PUT,
-        &format!("/activiti/process/{slow_id}/delete"),
-        None,
-    )
-    .await;
+    let (status, _) = app
+        .call(
+            Method::PUT,
+            &format!("/activiti/process/{slow_id}/delete"),
+            token,
+            None,
+        )
+        .await;
     assert_eq!(status, 200);
 
     // Debug mode: a failing task pauses the process; reRun runs it again; resume ends debug.
@@ -231,26 +198,15 @@ async fn activiti_examples_and_flows() {
         .await;
     assert_eq!(status, 201, "{debugged}");
     let debug_id = debugged["id"].as_str().expect("id").to_string();
-    eventually("the process waits in debug mode", || async {
-        let (_, body) = send(
-            &app,
-            token,
+    until_status(&app, token, &debug_id, "debug").await;
+    let (_, tasks) = app
+        .call(
             Method::GET,
-            &format!("/activiti/process/{debug_id}"),
+            &format!("/activiti/task?processInstanceId={debug_id}"),
+            token,
             None,
         )
         .await;
-        (body["processStatus"] == "debug").then_some(())
-    })
-    .await;
-    let (_, tasks) = send(
-        &app,
-        token,
-        Method::GET,
-        &format!("/activiti/task?processInstanceId={debug_id}"),
-        None,
-    )
-    .await;
     let boom = tasks
         .as_array()
         .and_then(|t| t.iter().find(|t| t["namespace"] == "boom"))
@@ -264,48 +220,26 @@ async fn activiti_examples_and_flows() {
         "{boom}"
     );
     let boom_id = boom["taskId"].as_str().expect("id").to_string();
-    let (status, rerun) = send(
-        &app,
-        token,
-        Method::PUT,
-        &format!("/activiti/task/{boom_id}/reRun"),
-        None,
-    )
-    .await;
+    let (status, rerun) = app
+        .call(
+            Method::PUT,
+            &format!("/activiti/task/{boom_id}/reRun"),
+            token,
+            None,
+        )
+        .await;
     assert_eq!(status, 200, "{rerun}");
-    eventually("the re-run fails again and waits", || async {
-        let (_, body) = send(
-            &app,
+    until_status(&app, token, &debug_id, "debug").await;
+    let (status, _) = app
+        .call(
+            Method::PUT,
+            &format!("/activiti/task/{boom_id}/resume"),
             token,
-            Method::GET,
-            &format!("/activiti/process/{debug_id}"),
             None,
         )
         .await;
-        (body["processStatus"] == "debug").then_some(())
-    })
-    .await;
-    let (status, _) = send(
-        &app,
-        token,
-        Method::PUT,
-        &format!("/activiti/task/{boom_id}/resume"),
-        None,
-    )
-    .await;
     assert_eq!(status, 200);
-    eventually("resuming leaves debug mode and fails", || async {
-        let (_, body) = send(
-            &app,
-            token,
-            Method::GET,
-            &format!("/activiti/process/{debug_id}"),
-            None,
-        )
-        .await;
-        (body["processStatus"] == "failed").then_some(())
-    })
-    .await;
+    until_status(&app, token, &debug_id, "failed").await;
 
     // Spring's error shape for bad input.
     for (method, path, body, status) in [
@@ -344,7 +278,7 @@ async fn activiti_examples_and_flows() {
         (Method::GET, "/activiti/task/1.2", None, 404),
         (Method::GET, "/activiti/elsewhere", None, 404),
     ] {
-        let (got, answer) = send(&app, token, method.clone(), path, body).await;
+        let (got, answer) = app.call(method.clone(), path, token, body).await;
         assert_eq!(got, status, "{method} {path}: {answer}");
         assert_eq!(
             keys(&answer),
@@ -353,13 +287,8 @@ async fn activiti_examples_and_flows() {
         );
         assert_eq!(answer["status"], status);
     }
-    let (status, answer) = send(
-        &app,
-        None,
-        Method::GET,
-        &format!("/activiti/process/{id}"),
-        None,
-    )
-    .await;
+    let (status, answer) = app
+        .call(Method::GET, &format!("/activiti/process/{id}"), None, None)
+        .await;
     assert_eq!((status, answer["status"].clone()), (401, json!(401)));
 }

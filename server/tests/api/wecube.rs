@@ -5,32 +5,11 @@
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, TestApp};
+use crate::helpers::{keys, sorted, spawn_app};
 use crate::preview::{deploy_catalog, workflow};
 
-async fn get(app: &TestApp, token: Option<&str>, path: &str) -> (u16, Value) {
-    let mut request = app.client.get(app.url(path));
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    let response = request.send().await.expect("request");
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
-fn keys(value: &Value) -> Vec<String> {
-    let mut keys: Vec<String> = value
-        .as_object()
-        .map(|m| m.keys().cloned().collect())
-        .unwrap_or_default();
-    keys.sort();
-    keys
-}
-
-fn sorted(names: &[&str]) -> Vec<String> {
-    let mut names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
-    names.sort();
-    names
+async fn get(app: &crate::helpers::TestApp, token: Option<&str>, path: &str) -> (u16, Value) {
+    app.call(Method::GET, path, token, None).await
 }
 
 fn envelope_ok(body: &Value) {
