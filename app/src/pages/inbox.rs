@@ -121,15 +121,10 @@ fn TaskTable(page: InboxPage, status: String, key: String) -> impl IntoView {
     }
     let from = page.offset + 1;
     let to = page.offset + page.items.len() as i64;
-    let range = move || {
-        i18n.t(Key::ShowingRange)()
-            .replace("{from}", &from.to_string())
-            .replace("{to}", &to.to_string())
-            .replace("{total}", &page.total.to_string())
-    };
+    let total = page.total;
     let previous =
         (page.offset > 0).then(|| inbox_href(&status, &key, (page.offset - PAGE_SIZE).max(0)));
-    let next = (to < page.total).then(|| inbox_href(&status, &key, to));
+    let next = (to < total).then(|| inbox_href(&status, &key, to));
     view! {
         <div class="card table-card">
             <table class="list" data-testid="inbox-list">
@@ -146,13 +141,7 @@ fn TaskTable(page: InboxPage, status: String, key: String) -> impl IntoView {
                     {page.items.into_iter().map(|task| view! { <TaskRow task /> }).collect_view()}
                 </tbody>
             </table>
-            <div class="pager">
-                <span class="muted" data-testid="inbox-range">{range}</span>
-                <span class="pager-links">
-                    {previous.map(|href| view! { <A href=href>{t(Key::PagePrevious)}</A> })}
-                    {next.map(|href| view! { <A href=href>{t(Key::PageNext)}</A> })}
-                </span>
-            </div>
+            <super::Pager from to total previous next range_testid="inbox-range" />
             <p class="hint muted">{t(Key::InboxKeyboardHint)}</p>
         </div>
     }

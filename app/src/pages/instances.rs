@@ -178,12 +178,6 @@ fn InstanceTable(list: InstanceList, filter: InstanceFilter) -> impl IntoView {
     let from = list.offset + 1;
     let to = list.offset + list.items.len() as i64;
     let total = list.total;
-    let range = move || {
-        i18n.t(Key::ShowingRange)()
-            .replace("{from}", &from.to_string())
-            .replace("{to}", &to.to_string())
-            .replace("{total}", &total.to_string())
-    };
     let previous = (list.offset > 0).then(|| list_href(&filter, (list.offset - PAGE_SIZE).max(0)));
     let next = (to < total).then(|| list_href(&filter, to));
     view! {
@@ -203,13 +197,7 @@ fn InstanceTable(list: InstanceList, filter: InstanceFilter) -> impl IntoView {
                     {list.items.into_iter().map(|instance| view! { <InstanceRow instance /> }).collect_view()}
                 </tbody>
             </table>
-            <div class="pager">
-                <span class="muted">{range}</span>
-                <span class="pager-links">
-                    {previous.map(|href| view! { <A href=href>{t(Key::PagePrevious)}</A> })}
-                    {next.map(|href| view! { <A href=href>{t(Key::PageNext)}</A> })}
-                </span>
-            </div>
+            <super::Pager from to total previous next />
         </div>
     }
     .into_any()

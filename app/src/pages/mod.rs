@@ -51,6 +51,9 @@ pub(crate) fn Pager(
     total: i64,
     previous: Option<String>,
     next: Option<String>,
+    /// A test id for the "1–20 of 57" text.
+    #[prop(optional)]
+    range_testid: Option<&'static str>,
 ) -> impl IntoView {
     let i18n = use_i18n();
     let range = move || {
@@ -61,7 +64,7 @@ pub(crate) fn Pager(
     };
     view! {
         <div class="pager">
-            <span class="muted">{range}</span>
+            <span class="muted" data-testid=range_testid>{range}</span>
             <span class="pager-links">
                 {previous.map(|href| view! { <A href=href>{i18n.t(Key::PagePrevious)}</A> })}
                 {next.map(|href| view! { <A href=href>{i18n.t(Key::PageNext)}</A> })}
