@@ -39,15 +39,15 @@ pub fn key_from(name: &str) -> String {
 }
 
 /// What a failed create or duplicate says, beside the form.
-fn refusal(error: &AppError) -> String {
+fn refusal(error: &AppError, i18n: crate::i18n::I18n) -> String {
     match error {
-        AppError::Conflict(_) => "exists".into(),
+        AppError::Conflict(_) => i18n.t(DKey::KeyExists)().to_string(),
         AppError::InvalidDefinition(issues) => issues
             .iter()
             .map(|i| i.message.clone())
             .collect::<Vec<_>>()
             .join("; "),
-        AppError::Forbidden => "forbidden".into(),
+        AppError::Forbidden => i18n.t(Key::ActionFailed)().to_string(),
         other => other.to_string(),
     }
 }
@@ -243,14 +243,7 @@ fn KeyForm(from: Option<String>, on_cancel: Callback<()>) -> impl IntoView {
         if let Some(answer) = create.value().get() {
             match answer {
                 Ok(key) => navigate(&format!("/workflows/{key}/design"), Default::default()),
-                Err(e) => {
-                    let why = refusal(&e);
-                    error.set(Some(match why.as_str() {
-                        "exists" => i18n.t(DKey::KeyExists)().to_string(),
-                        "forbidden" => i18n.t(Key::ActionFailed)().to_string(),
-                        _ => why,
-                    }));
-                }
+                Err(e) => error.set(Some(refusal(&e, i18n))),
             }
         }
     });
