@@ -6,8 +6,8 @@ create table entity_types (
     display_name text not null,
     display_attribute text not null,
     attributes jsonb not null,
-    created_at text not null,
-    updated_at text not null
+    created_at timestamptz not null,
+    updated_at timestamptz not null
 );
 
 create table entity_records (
@@ -15,7 +15,7 @@ create table entity_records (
     entity_type text not null references entity_types (id),
     display_name text not null,
     data jsonb not null,
-    updated_at text not null
+    updated_at timestamptz not null
 );
 create index entity_records_by_type on entity_records (entity_type, display_name);
 
@@ -38,6 +38,6 @@ create table preview_sessions (
     tree jsonb not null,
     bindings jsonb not null,
     created_by text not null,
-    created_at text not null,
-    expires_at text not null
+    created_at timestamptz not null,
+    expires_at timestamptz not null
 );

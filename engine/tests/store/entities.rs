@@ -258,3 +258,51 @@ async fn imports(db: &TestDatabase, _backend: Backend) {
         .await
         .expect("then the type");
 }
+
+conformance!(preview_sessions_expire, expiry);
+async fn expiry(db: &TestDatabase, _backend: Backend) {
+    use engine::store::PreviewSession;
+    let store = open(db).await;
+    let now = chrono::Utc::now();
+    let session = |id: &str, expires_in: chrono::Duration| PreviewSession {
+        id: id.into(),
+        definition_key: "deploy".into(),
+        version: 1,
+        root_guid: "s1".into(),
+        tree: json!([]),
+        bindings: json!({"bindings": [], "nodes": []}),
+        created_by: "dana".into(),
+        created_at: now,
+        expires_at: now + expires_in,
+    };
+    store
+        .save_preview(&session("old", chrono::Duration::seconds(-1)))
+        .await
+        .expect("save");
+    store
+        .save_preview(&session("new", chrono::Duration::hours(1)))
+        .await
+        .expect("save");
+    assert!(store.preview("old", now).await.expect("read").is_none());
+    assert_eq!(
+        store
+            .preview("new", now)
+            .await
+            .expect("read")
+            .map(|s| s.root_guid),
+        Some("s1".to_string())
+    );
+    // A start from an expired session is refused, naming the field.
+    let entities = EntityService::new(
+        store.clone(),
+        DefinitionService::new(store.clone(), IdGenerator::new(1)),
+    );
+    match entities.start_bindings("deploy", "old", None).await {
+        Err(EntityError::Invalid(errors)) => assert_eq!(errors[0].field, "session_id"),
+        other => panic!("{other:?}"),
+    }
+    assert!(entities
+        .start_bindings("other-key", "new", None)
+        .await
+        .is_err());
+}

@@ -4,7 +4,7 @@
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, TestApp};
+use crate::helpers::{spawn_app, spawn_app_on_postgres, TestApp};
 use crate::rest::ended;
 
 pub fn workflow() -> Value {
@@ -101,7 +101,17 @@ pub async fn deploy_catalog(app: &TestApp, admin: &str) {
 
 #[tokio::test]
 async fn preview_keep_some_bindings_start_and_each_bound_node_runs_per_entity() {
-    let app = spawn_app().await;
+    preview_flow(spawn_app().await).await;
+}
+
+#[tokio::test]
+async fn the_preview_flow_on_postgres() {
+    if let Some(app) = spawn_app_on_postgres().await {
+        preview_flow(app).await;
+    }
+}
+
+async fn preview_flow(app: TestApp) {
     let admin = app.admin().await;
     let call = |method: Method, path: &str, body: Option<Value>| {
         let (app, admin, path) = (&app, admin.clone(), path.to_string());
