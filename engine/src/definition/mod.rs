@@ -62,6 +62,11 @@ pub struct Definition {
     /// Cron and webhook triggers (see [`TriggerSpec`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub triggers: Vec<TriggerSpec>,
+    /// What other tools keep with the definition, by tool (`{"node_inst": {…}, "rill": {…}}`):
+    /// a compatibility surface's fields that mean nothing to Baton. Kept with each version;
+    /// the engine never reads it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Value>,
 }
 
 /// The serialisation a document is read from or written to.

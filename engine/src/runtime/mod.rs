@@ -10,6 +10,7 @@ mod chain;
 pub mod executors;
 pub mod expr;
 mod foreach;
+pub mod hooks;
 pub mod mapping;
 mod plan;
 pub mod route;
@@ -47,8 +48,10 @@ pub struct RuntimeConfig {
     /// Where the outside reaches this server (`https://baton.example.com`): callback nodes
     /// send `{{callback.url}}` under it.
     pub public_url: Option<String>,
-    /// How often due human tasks and callbacks are looked for.
+    /// How often due human tasks and callbacks are looked for (and instance hooks sent).
     pub expiry_poll: Duration,
+    /// Bodies of instance hooks by format name (see [`hooks`]); others get Baton's own.
+    pub hook_formats: Vec<(&'static str, hooks::HookFormat)>,
 }
 
 impl Default for RuntimeConfig {
@@ -61,6 +64,7 @@ impl Default for RuntimeConfig {
             max_input_bytes: 1024 * 1024,
             public_url: None,
             expiry_poll: Duration::from_secs(1),
+            hook_formats: Vec::new(),
         }
     }
 }
@@ -394,6 +398,7 @@ impl Runtime {
                 _ = expiry.tick() => {
                     self.expire_waits().await;
                     self.fire_triggers().await;
+                    self.deliver_hooks().await;
                 }
             }
         }
@@ -412,6 +417,23 @@ impl Runtime {
             }
             Err(err) => {
                 tracing::warn!(error = %err, "cannot end due tasks and callbacks");
+                0
+            }
+        }
+    }
+
+    /// Asks for a POST to `url` once instance `id` has ended, its body shaped by `format`
+    /// (see [`hooks`]). The URL must be one http nodes may call; it is checked when sent.
+    pub async fn add_hook(&self, id: Id, url: &str, format: &str) -> Result<(), StoreError> {
+        hooks::add(&self.inner, id, url, format).await
+    }
+
+    /// Sends the instance hooks that are due; returns how many were delivered.
+    pub async fn deliver_hooks(&self) -> usize {
+        match hooks::deliver(&self.inner).await {
+            Ok(n) => n,
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot send instance hooks");
                 0
             }
         }

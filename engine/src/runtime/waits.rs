@@ -29,16 +29,16 @@ pub fn callback_path(token: &str) -> String {
     format!("/api/v1/callbacks/{token}")
 }
 
-/// What a callback's request may name: `{token, path, url}` (`url` when the server's public
-/// address is configured).
-fn callback_json(inner: &Inner, token: &str) -> Value {
+/// What a callback's request may name: `{token, path, url, instance}` (`url` when the server's
+/// public address is configured; `instance` is the instance's id as text).
+fn callback_json(inner: &Inner, item: &WorkItem, token: &str) -> Value {
     let path = callback_path(token);
     let url = inner
         .config
         .public_url
         .as_deref()
         .map(|base| format!("{}{path}", base.trim_end_matches('/')));
-    json!({"token": token, "path": path, "url": url})
+    json!({"token": token, "path": path, "url": url, "instance": item.instance_id.to_string()})
 }
 
 /// A waiting node's first activation.
@@ -105,7 +105,7 @@ pub(super) async fn begin(
         }
         NodeKind::Callback(callback) => {
             let token = new_token();
-            callback_info = Some(callback_json(inner, &token));
+            callback_info = Some(callback_json(inner, item, &token));
             if callback.url.is_some() {
                 callback_call = Some((callback.clone(), token.clone()));
             }
@@ -205,7 +205,7 @@ async fn send_callback(
         input,
         context,
         idempotency_key: item.id.to_string(),
-        extra: Some(json!({"callback": callback_json(inner, token)})),
+        extra: Some(json!({"callback": callback_json(inner, item, token)})),
     };
     if let Err(e) = inner.executors.http.execute(&spec, &call).await {
         let finish = crate::store::CallbackFinish {

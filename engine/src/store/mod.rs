@@ -21,11 +21,14 @@ mod sql_triggers;
 #[macro_use]
 mod sql_entities;
 #[macro_use]
+mod sql_hooks;
+#[macro_use]
 mod sql_wait_helpers;
 #[macro_use]
 mod sql_waits;
 pub mod actions;
 mod entities;
+mod hooks;
 mod instances;
 mod people;
 mod postgres;
@@ -44,6 +47,7 @@ use async_trait::async_trait;
 pub use self::url::{redact, DatabaseUrl, DatabaseUrlError};
 pub use actions::{ActionRan, ActionStep, ActionStore, ACTIONS_NODE};
 pub use entities::{EntityStore, PreviewSession};
+pub use hooks::{Hook, HookOutcome, HookStore, NewHook};
 pub use instances::{
     Arrival, Completion, FinishedRun, InstanceChange, InstanceStore, IterationChange, IterationKey,
     IterationState, NewEvent, NewInstance, NewNodeRun, NextItem, NodeOperation, RunStart,
@@ -123,6 +127,7 @@ pub trait Store:
     + TriggerStore
     + ActionStore
     + EntityStore
+    + HookStore
     + Send
     + Sync
     + 'static

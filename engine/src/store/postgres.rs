@@ -98,4 +98,6 @@ impl_trigger_store!(PostgresStore, begin: "BEGIN");
 
 impl_entity_store!(PostgresStore, begin: "BEGIN");
 
+impl_hook_store!(PostgresStore, begin: "BEGIN");
+
 impl_action_store!(PostgresStore, begin: "BEGIN", for_update: "for update");

@@ -97,4 +97,6 @@ impl_trigger_store!(SqliteStore, begin: "BEGIN IMMEDIATE");
 
 impl_entity_store!(SqliteStore, begin: "BEGIN IMMEDIATE");
 
+impl_hook_store!(SqliteStore, begin: "BEGIN IMMEDIATE");
+
 impl_action_store!(SqliteStore, begin: "BEGIN IMMEDIATE", for_update: "");

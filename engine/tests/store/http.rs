@@ -175,3 +175,74 @@ async fn refusals(db: &TestDatabase, _backend: Backend) {
     assert_eq!(done.status, InstanceStatus::Completed, "{:?}", done.error);
     assert_eq!(inner.received().len(), 1);
 }
+
+conformance!(
+    an_instance_hook_is_sent_once_the_instance_ends_and_retried_when_refused,
+    hooks
+);
+async fn hooks(db: &TestDatabase, _backend: Backend) {
+    let store = open(db).await;
+    let receiver = Receiver::start().await;
+    let rt = with_allow(&store, &["127.0.0.0/8"]);
+    publish(
+        &store,
+        calling("hooked", json!({"method": "POST", "url": receiver.url("/work")})),
+    )
+    .await;
+    let id = start(&rt, "hooked", json!({})).await.id;
+    rt.add_hook(id, &receiver.url("/ended"), "").await.expect("hook");
+    rt.add_hook(id, &receiver.url("/status/503"), "")
+        .await
+        .expect("hook");
+    let refused = start(&rt, "hooked", json!({})).await.id;
+    rt.add_hook(refused, "http://169.254.169.254/latest", "")
+        .await
+        .expect("hook");
+    // Not ended yet: nothing is sent.
+    assert_eq!(rt.deliver_hooks().await, 0);
+    assert!(receiver.received().iter().all(|r| r.path != "/ended"));
+
+    let done = finished(&rt, id).await;
+    finished(&rt, refused).await;
+    assert_eq!(done.status, InstanceStatus::Completed);
+    assert_eq!(rt.deliver_hooks().await, 1);
+    let sent: Vec<_> = receiver
+        .received()
+        .into_iter()
+        .filter(|r| r.path == "/ended")
+        .collect();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].method, "POST");
+    assert_eq!(sent[0].body["instance_id"], json!(id.to_string()));
+    assert_eq!(sent[0].body["status"], json!("completed"));
+    assert!(sent[0]
+        .idempotency_key
+        .as_deref()
+        .is_some_and(|k| k.starts_with("hook-")));
+
+    let hooks = store.hooks_of(id).await.expect("hooks");
+    assert_eq!(hooks[0].state, "delivered");
+    assert_eq!(hooks[1].state, "pending", "a 503 is tried again");
+    assert_eq!(hooks[1].attempts, 1);
+    assert!(hooks[1].last_error.is_some());
+    let guarded = store.hooks_of(refused).await.expect("hooks");
+    assert_eq!(guarded[0].state, "pending");
+    assert!(
+        guarded[0]
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("link-local")),
+        "the address guard refuses it: {:?}",
+        guarded[0].last_error
+    );
+    // Delivered hooks are not sent again, and a retry is not due yet.
+    assert_eq!(rt.deliver_hooks().await, 0);
+    assert_eq!(
+        receiver
+            .received()
+            .iter()
+            .filter(|r| r.path == "/ended")
+            .count(),
+        1
+    );
+}
