@@ -123,6 +123,7 @@ impl Application {
                         .clone()
                         .unwrap_or_else(|| format!("http://{local}")),
                 ),
+                hook_formats: vec![("rill", crate::compat::rill::hook_body)],
                 ..RuntimeConfig::default()
             },
         );
@@ -243,6 +244,9 @@ pub fn router(state: AppState) -> Router {
         .nest_service("/api/v1", crate::api::router(state.api.clone()))
         .nest_service("/platform/v1", crate::compat::wecube::router(state.api.clone()))
         .nest_service("/activiti", crate::compat::activiti::router(state.api.clone()))
+        .merge(crate::compat::node_inst::router(state.api.clone()))
+        .nest_service("/flow", crate::compat::rill::router(state.api.clone()))
+        .nest_service("/2/flow", crate::compat::rill::router(state.api.clone()))
         .leptos_routes_with_context(&state, routes, provide.clone(), move || {
             shell(leptos_options.clone())
         })

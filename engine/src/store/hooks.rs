@@ -54,7 +54,12 @@ pub struct Hook {
 pub enum HookOutcome {
     Delivered,
     /// Try again at the time given.
-    Retry { error: String, at: DateTime<Utc> },
+    Retry {
+        error: String,
+        at: DateTime<Utc>,
+    },
     /// Given up.
-    Failed { error: String },
+    Failed {
+        error: String,
+    },
 }

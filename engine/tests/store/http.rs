@@ -186,11 +186,16 @@ async fn hooks(db: &TestDatabase, _backend: Backend) {
     let rt = with_allow(&store, &["127.0.0.0/8"]);
     publish(
         &store,
-        calling("hooked", json!({"method": "POST", "url": receiver.url("/work")})),
+        calling(
+            "hooked",
+            json!({"method": "POST", "url": receiver.url("/work")}),
+        ),
     )
     .await;
     let id = start(&rt, "hooked", json!({})).await.id;
-    rt.add_hook(id, &receiver.url("/ended"), "").await.expect("hook");
+    rt.add_hook(id, &receiver.url("/ended"), "")
+        .await
+        .expect("hook");
     rt.add_hook(id, &receiver.url("/status/503"), "")
         .await
         .expect("hook");

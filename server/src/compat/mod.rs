@@ -4,11 +4,19 @@
 //! tokens, or the browser session) and the reason a refusal gives.
 
 pub mod activiti;
+pub mod node_inst;
+pub mod rill;
 pub mod wecube;
 
-use axum::extract::Request;
-use axum::http::StatusCode;
+use std::marker::PhantomData;
+
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, Uri};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::{Json, Router};
 use engine::service::Caller;
+use serde_json::Value;
 
 use crate::api::error::ApiError;
 use crate::api::ApiState;
@@ -46,4 +54,67 @@ pub fn refusal(err: impl Into<ApiError>) -> (StatusCode, String) {
         _ => api.message.clone(),
     };
     (api.status, message)
+}
+
+/// How a surface words a refusal: its error body for a status and one sentence.
+pub trait Shape: Send + 'static {
+    fn body(status: StatusCode, message: &str) -> Value;
+}
+
+/// A refusal in surface `S`'s shape. Every native error converts into one, keeping its status
+/// and naming the field at fault (see [`refusal`]).
+pub struct Refusal<S: Shape>(pub StatusCode, pub String, PhantomData<S>);
+
+impl<S: Shape> Refusal<S> {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self(status, message.into(), PhantomData)
+    }
+
+    pub fn bad(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, message)
+    }
+
+    /// The answer for a path the surface does not have.
+    pub async fn no_route(uri: Uri) -> Self {
+        Self::not_found(format!("no route {}", uri.path()))
+    }
+}
+
+impl<S: Shape, E: Into<ApiError>> From<E> for Refusal<S> {
+    fn from(err: E) -> Self {
+        let (status, message) = refusal(err);
+        Self::new(status, message)
+    }
+}
+
+impl<S: Shape> IntoResponse for Refusal<S> {
+    fn into_response(self) -> Response {
+        (self.0, Json(S::body(self.0, &self.1))).into_response()
+    }
+}
+
+/// A surface's routes behind sign-in (refused in the surface's shape) and the body limit.
+/// Route layers only: a surface that shares a prefix with others (node_inst under `/api`)
+/// must not answer for paths that are not its own.
+pub fn guard<S: Shape>(routes: Router<ApiState>, state: ApiState) -> Router<ApiState> {
+    routes
+        .route_layer(middleware::from_fn_with_state(state, authenticate::<S>))
+        .route_layer(axum::extract::DefaultBodyLimit::max(
+            crate::api::body::MAX_BODY,
+        ))
+}
+
+async fn authenticate<S: Shape>(
+    State(api): State<ApiState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    match sign_in(&api, &mut request).await {
+        Ok(()) => next.run(request).await,
+        Err((status, why)) => Refusal::<S>::new(status, why).into_response(),
+    }
 }
