@@ -15,10 +15,8 @@
 //! (failed or timed out), `mock.passed` (skipped, or passed in a dry run), `canceled`.
 //! Errors are Spring's `{timestamp, status, error, message, path}`.
 
-use axum::extract::{Path, Query, Request, State};
-use axum::http::{StatusCode, Uri};
-use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 use axum::{Extension, Json, Router};
 use engine::id::Id;
@@ -30,64 +28,46 @@ use engine::store::InstanceChange;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::api::error::ApiError;
 use crate::api::ApiState;
 
 /// Where the process name a client gave is kept in the instance's context.
 const NAME_KEY: &str = "_process_name";
 
-/// A refusal in Spring Boot's error shape.
-pub struct SpringError(StatusCode, String);
+/// Spring Boot's error shape.
+pub struct Spring;
 
-impl<E: Into<ApiError>> From<E> for SpringError {
-    fn from(err: E) -> Self {
-        let (status, message) = super::refusal(err);
-        SpringError(status, message)
-    }
-}
-
-impl IntoResponse for SpringError {
-    fn into_response(self) -> Response {
-        let body = json!({
+impl super::Shape for Spring {
+    fn body(status: StatusCode, message: &str) -> Value {
+        json!({
             "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            "status": self.0.as_u16(),
-            "error": self.0.canonical_reason().unwrap_or("Error"),
-            "message": self.1,
-        });
-        (self.0, Json(body)).into_response()
+            "status": status.as_u16(),
+            "error": status.canonical_reason().unwrap_or("Error"),
+            "message": message,
+        })
     }
 }
+
+/// A refusal in Spring Boot's error shape.
+pub type SpringError = super::Refusal<Spring>;
 
 type Answer = Result<Json<Value>, SpringError>;
 
 fn bad(message: impl Into<String>) -> SpringError {
-    SpringError(StatusCode::BAD_REQUEST, message.into())
+    SpringError::bad(message)
 }
 
 /// The routes, to be nested at `/activiti`; all need a bearer token or a browser session.
 pub fn router(state: ApiState) -> Router {
-    Router::new()
+    let routes = Router::new()
         .route("/process", post(start))
         .route("/process/{id}", get(process))
         .route("/process/{id}/{operate}", put(operate))
         .route("/task", get(tasks))
         .route("/task/{id}", get(task))
-        .route("/task/{id}/{operate}", put(debug))
-        .fallback(|uri: Uri| async move {
-            SpringError(StatusCode::NOT_FOUND, format!("no route {}", uri.path()))
-        })
-        .layer(middleware::from_fn_with_state(state.clone(), authenticate))
-        .layer(axum::extract::DefaultBodyLimit::max(
-            crate::api::body::MAX_BODY,
-        ))
+        .route("/task/{id}/{operate}", put(debug));
+    super::guard::<Spring>(routes, state.clone())
+        .fallback(SpringError::no_route)
         .with_state(state)
-}
-
-async fn authenticate(State(api): State<ApiState>, mut request: Request, next: Next) -> Response {
-    match super::sign_in(&api, &mut request).await {
-        Ok(()) => next.run(request).await,
-        Err((status, why)) => SpringError(status, why).into_response(),
-    }
 }
 
 fn time(rfc3339: Option<&str>) -> Value {
@@ -200,7 +180,7 @@ async fn start(
 fn instance_id(text: &str) -> Result<Id, SpringError> {
     text.parse::<i64>()
         .map(Id)
-        .map_err(|_| SpringError(StatusCode::NOT_FOUND, format!("no process {text}")))
+        .map_err(|_| SpringError::not_found(format!("no process {text}")))
 }
 
 /// `GET /process/{processInstanceId}`.
@@ -325,7 +305,7 @@ async fn find_task(
     caller: &Caller,
     task_id: &str,
 ) -> Result<(engine::service::InstanceDetail, NodeRun), SpringError> {
-    let missing = || SpringError(StatusCode::NOT_FOUND, format!("no task {task_id}"));
+    let missing = || SpringError::not_found(format!("no task {task_id}"));
     let (instance, run) = task_id.split_once('.').ok_or_else(missing)?;
     let instance = instance.parse::<i64>().map_err(|_| missing())?;
     let run = run.parse::<i64>().map_err(|_| missing())?;

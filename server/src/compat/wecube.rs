@@ -11,10 +11,8 @@
 //! `Completed`, `Faulted`, `Timeouted`. Every answer is `{status, message, data}`: `OK` /
 //! `Success`, or `ERROR` with the reason and the HTTP status Baton's API would give.
 
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use engine::definition::{Definition, DefinitionStatus, NodeKind};
@@ -25,28 +23,19 @@ use engine::service::Caller;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::api::error::ApiError;
 use crate::api::ApiState;
 
-/// A WeCube error: `{status: "ERROR", message, data: null}` with an HTTP status.
-pub struct WeError(StatusCode, String);
+/// WeCube's error shape: `{status: "ERROR", message, data: null}` with an HTTP status.
+pub struct WeCube;
 
-impl IntoResponse for WeError {
-    fn into_response(self) -> Response {
-        (
-            self.0,
-            Json(json!({"status": "ERROR", "message": self.1, "data": null})),
-        )
-            .into_response()
+impl super::Shape for WeCube {
+    fn body(_: StatusCode, message: &str) -> Value {
+        json!({"status": "ERROR", "message": message, "data": null})
     }
 }
 
-impl<E: Into<ApiError>> From<E> for WeError {
-    fn from(err: E) -> Self {
-        let (status, message) = super::refusal(err);
-        WeError(status, message)
-    }
-}
+/// A refusal in WeCube's shape.
+pub type WeError = super::Refusal<WeCube>;
 
 type WeResult = Result<Json<Value>, WeError>;
 
@@ -57,12 +46,12 @@ fn ok(data: Value) -> WeResult {
 }
 
 fn bad(message: impl Into<String>) -> WeError {
-    WeError(StatusCode::BAD_REQUEST, message.into())
+    WeError::bad(message)
 }
 
 /// The routes, to be nested at `/platform/v1`; all need a bearer token or a browser session.
 pub fn router(state: ApiState) -> Router {
-    Router::new()
+    let routes = Router::new()
         .route("/process/definitions", get(definitions))
         .route(
             "/process/definitions/{proc_def_id}/root-entities",
@@ -77,21 +66,10 @@ pub fn router(state: ApiState) -> Router {
             get(bindings),
         )
         .route("/process/instances", post(start))
-        .route("/process/instances/{id}", get(instance))
-        .fallback(|| async { WeError(StatusCode::NOT_FOUND, "no such route".into()) })
-        .layer(middleware::from_fn_with_state(state.clone(), authenticate))
-        .layer(axum::extract::DefaultBodyLimit::max(
-            crate::api::body::MAX_BODY,
-        ))
+        .route("/process/instances/{id}", get(instance));
+    super::guard::<WeCube>(routes, state.clone())
+        .fallback(WeError::no_route)
         .with_state(state)
-}
-
-/// The same bearer tokens (or browser session) as the native API, refused in WeCube's shape.
-async fn authenticate(State(api): State<ApiState>, mut request: Request, next: Next) -> Response {
-    match super::sign_in(&api, &mut request).await {
-        Ok(()) => next.run(request).await,
-        Err((status, why)) => WeError(status, why).into_response(),
-    }
 }
 
 /// `key@version` → (key, version).
@@ -99,7 +77,7 @@ fn proc_def(id: &str) -> Result<(String, i32), WeError> {
     id.rsplit_once('@')
         .and_then(|(key, v)| Some((key.to_string(), v.parse::<i32>().ok()?)))
         .ok_or_else(|| {
-            WeError(
+            WeError::new(
                 StatusCode::NOT_FOUND,
                 format!("no published process definition `{id}`"),
             )
