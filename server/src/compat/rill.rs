@@ -7,7 +7,8 @@
 //! version and points `alias` at it. `add_descriptor.json` answers
 //! `descriptor_id = workspace:dagName:alias`. `submit.json` accepts `workspace:dagName` (the
 //! latest version, as the document's example submits `demoFlowTest:demoTest`) and
-//! `workspace:dagName:alias` (the version the alias was last given to).
+//! `workspace:dagName:alias` (the version the alias was last given to), and a Baton definition's
+//! key as it is (a workflow drawn in the designer: `deploy-subsystem`).
 //!
 //! Tasks: `category: function` with `pattern: task_sync` (the default) is an http node that
 //! POSTs the task's input to `resourceName` (http or https only) and takes the JSON reply as its
@@ -354,16 +355,16 @@ async fn add(
 /// `workspace:dagName[:alias]` → the key and version.
 async fn descriptor(api: &ApiState, caller: &Caller, id: &str) -> Result<(String, i32), Fail> {
     let parts: Vec<&str> = id.split(':').map(str::trim).collect();
-    let (workspace, dag, alias) = match parts.as_slice() {
-        [w, d] => (*w, *d, None),
-        [w, d, a] => (*w, *d, Some(*a)),
+    let (key, alias) = match parts.as_slice() {
+        [key] if !key.is_empty() => (key.to_string(), None),
+        [w, d] => (key_of(w, d), None),
+        [w, d, a] => (key_of(w, d), Some(*a)),
         _ => {
             return Err(Fail::bad(format!(
-                "descriptor_id: `{id}`; write workspace:dagName or workspace:dagName:alias"
+                "descriptor_id: `{id}`; write workspace:dagName, workspace:dagName:alias or a definition's key"
             )))
         }
     };
-    let key = key_of(workspace, dag);
     let missing = || Fail::not_found(format!("descriptor_id: no descriptor `{id}`"));
     api.definitions
         .authorize(&caller.user, &key, Permission::Use)

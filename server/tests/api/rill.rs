@@ -213,6 +213,34 @@ async fn rill_examples_and_flow() {
             .await;
         assert_eq!(status, 200, "{descriptor_id}: {body}");
     }
+    // A workflow drawn in the designer runs by its key.
+    app.publish(
+        &admin,
+        json!({"key": "greet", "name": "Greet",
+               "nodes": [{"id": "start", "kind": "start"},
+                         {"id": "hello", "kind": "script", "script": "`hi ${input.who}`",
+                          "output_mappings": [{"source": "$.output", "target": "$.context.said"}]}],
+               "edges": [{"from": "start", "to": "hello"}]}),
+    )
+    .await;
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/flow/submit.json?descriptor_id=greet",
+            Some(&admin),
+            Some(json!({"who": "ana"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let greeted = body["execution_id"].as_str().expect("id").to_string();
+    let done = eventually("the designer's workflow succeeds", || async {
+        let body = get(&app, &admin, &greeted, false).await;
+        (body["ret"]["dag_status"] == "SUCCEED").then_some(body)
+    })
+    .await;
+    assert_eq!(done["ret"]["context"]["said"], "hi ana");
+    assert_eq!(done["ret"]["tasks"]["hello"]["status"], "SUCCEED");
+
     let (status, native) = app
         .call(
             Method::GET,
