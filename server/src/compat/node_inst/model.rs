@@ -363,10 +363,20 @@ pub fn to_document(key: &str, process: &Value) -> Result<Value, Fault> {
         } else {
             vec![start_given.clone()]
         };
+        let mut node = json!({"id": start, "kind": "start"});
+        // Drawn to the left of the first task, when the tasks were drawn.
+        let first = firsts
+            .first()
+            .and_then(|f| nodes.iter().find(|n| n["id"] == f.as_str()));
+        if let Some(at) = first.and_then(|n| n.get("position")) {
+            if let (Some(x), Some(y)) = (at["x"].as_f64(), at["y"].as_f64()) {
+                node["position"] = json!({"x": x - 240.0, "y": y});
+            }
+        }
         for first in firsts {
             edges.push(json!({"from": start, "to": first}));
         }
-        nodes.insert(0, json!({"id": start, "kind": "start"}));
+        nodes.insert(0, node);
         synthetic = json!(start);
     }
     let mut document = json!({
