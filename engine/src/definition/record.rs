@@ -29,6 +29,10 @@ pub struct DefinitionRecord {
     pub created_by: String,
     pub created_at: String,
     pub updated_at: String,
+    /// The department it belongs to: only people in it, above it or below it see it (and its
+    /// instances). `None`: everybody its grants allow.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub department_id: Option<String>,
 }
 
 /// A published version: frozen, valid, what instances run.

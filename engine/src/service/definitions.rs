@@ -10,7 +10,6 @@ use crate::definition::{
 };
 use crate::id::IdGenerator;
 use crate::people::{Grant, Permission, Role, User, DEFAULT_GRANTS};
-use crate::service::InstanceService;
 use crate::store::{DefinitionQuery, NewDraft, NewVersion, Page, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -61,7 +60,9 @@ impl DefinitionService {
         needed: Permission,
     ) -> Result<Vec<Grant>, ServiceError> {
         let grants = self.store.grants(key).await?;
-        if !user.may(&grants, Permission::Use) {
+        if !user.may(&grants, Permission::Use)
+            || !super::scope::sees_definition(self.store.as_ref(), user, key).await?
+        {
             return Err(StoreError::NotFound(format!("definition `{key}`")).into());
         }
         if !user.may(&grants, needed) {
@@ -118,11 +119,32 @@ impl DefinitionService {
             .list_definitions(&DefinitionQuery {
                 q,
                 status,
-                visible_to: InstanceService::visibility(user),
+                visible_to: super::scope::visibility(self.store.as_ref(), user).await?,
                 limit,
                 offset,
             })
             .await?)
+    }
+
+    /// Puts the definition in `department` (`None`: in none), so only the people of that part
+    /// of the company see it (see [`super::scope`]). Needs MGMT; someone not an administrator
+    /// may only choose a department they see themselves (others are `NotFound`).
+    pub async fn set_department(
+        &self,
+        user: &User,
+        key: &str,
+        department: Option<&str>,
+    ) -> Result<DefinitionRecord, ServiceError> {
+        self.authorize(user, key, Permission::Mgmt).await?;
+        if let Some(id) = department {
+            // A department the caller does not see is, to them, one that does not exist.
+            if self.store.department(id).await?.is_none()
+                || !super::scope::sees(self.store.as_ref(), user, Some(id)).await?
+            {
+                return Err(StoreError::NotFound(format!("department {id}")).into());
+            }
+        }
+        Ok(self.store.set_department(key, department).await?)
     }
 
     /// A key's record and its published versions (newest first). The caller checks access.

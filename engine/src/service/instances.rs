@@ -8,7 +8,7 @@ use crate::id::Id;
 use crate::instance::{Event, InstanceRecord, NodeRun};
 use crate::people::{Permission, User};
 use crate::runtime::Runtime;
-use crate::store::{InstanceQuery, Page, StoreError, Visibility};
+use crate::store::{InstanceQuery, Page, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum InstanceError {
@@ -48,21 +48,13 @@ impl InstanceService {
         &self.runtime
     }
 
-    /// What a list shows `user`: `None` for an administrator (everything).
-    pub fn visibility(user: &User) -> Option<Visibility> {
-        (!user.is_admin()).then(|| Visibility {
-            roles: user.roles.iter().map(|r| r.as_str().to_string()).collect(),
-            username: user.username.clone(),
-        })
-    }
-
     /// The instances `user` may see, filtered by `query` (its `visible_to` is set here).
     pub async fn list(
         &self,
         user: &User,
         mut query: InstanceQuery,
     ) -> Result<Page<InstanceRecord>, StoreError> {
-        query.visible_to = Self::visibility(user);
+        query.visible_to = super::scope::visibility(self.runtime.store().as_ref(), user).await?;
         self.runtime.store().list_instances(&query).await
     }
 
@@ -86,7 +78,9 @@ impl InstanceService {
         let store = self.runtime.store();
         let instance = store.instance(id).await?.ok_or(InstanceError::NotFound)?;
         let grants = store.grants(&instance.definition_key).await?;
-        let may_use = user.may(&grants, Permission::Use);
+        let may_use = user.may(&grants, Permission::Use)
+            && super::scope::sees_definition(store.as_ref(), user, &instance.definition_key)
+                .await?;
         if instance.operator != user.username && !may_use {
             return Err(InstanceError::NotFound);
         }

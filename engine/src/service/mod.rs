@@ -6,6 +6,7 @@ mod definitions;
 mod demo;
 mod entities;
 mod instances;
+pub mod scope;
 mod tasks;
 
 pub use crate::entity::{Binding, Preview, TreeNode};

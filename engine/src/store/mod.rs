@@ -21,6 +21,8 @@ mod sql_triggers;
 #[macro_use]
 mod sql_entities;
 #[macro_use]
+mod sql_groups;
+#[macro_use]
 mod sql_hooks;
 #[macro_use]
 mod sql_wait_helpers;
@@ -28,6 +30,7 @@ mod sql_wait_helpers;
 mod sql_waits;
 pub mod actions;
 mod entities;
+mod groups;
 mod hooks;
 mod instances;
 mod people;
@@ -47,6 +50,7 @@ use async_trait::async_trait;
 pub use self::url::{redact, DatabaseUrl, DatabaseUrlError};
 pub use actions::{ActionRan, ActionStep, ActionStore, ACTIONS_NODE};
 pub use entities::{EntityStore, PreviewSession};
+pub use groups::{Group, GroupStore, NewGroup};
 pub use hooks::{Hook, HookOutcome, HookStore, NewHook};
 pub use instances::{
     Arrival, Completion, FinishedRun, InstanceChange, InstanceStore, IterationChange, IterationKey,
@@ -128,6 +132,7 @@ pub trait Store:
     + ActionStore
     + EntityStore
     + HookStore
+    + GroupStore
     + Send
     + Sync
     + 'static
@@ -158,6 +163,14 @@ pub trait Store:
     /// Freezes the draft as the next version, if the draft is still the one saved at
     /// `draft_updated_at` (else `Conflict`: it changed since it was checked).
     async fn publish(&self, publish: NewVersion<'_>) -> Result<VersionRecord, StoreError>;
+
+    /// Puts the definition in a department (`None`: no department). `NotFound` for an unknown
+    /// key or department.
+    async fn set_department(
+        &self,
+        key: &str,
+        department: Option<&str>,
+    ) -> Result<DefinitionRecord, StoreError>;
 
     /// One version, or the latest when `version` is `None`.
     async fn version(
@@ -230,6 +243,9 @@ pub struct InstanceQuery {
 pub struct Visibility {
     pub roles: Vec<String>,
     pub username: String,
+    /// The departments whose definitions the viewer sees (see `service::scope`); definitions
+    /// in no department are seen by all.
+    pub departments: Vec<String>,
 }
 
 impl Visibility {
@@ -237,6 +253,11 @@ impl Visibility {
     /// so the same statement serves both databases.
     pub(crate) fn roles_param(&self) -> String {
         format!(",{},", self.roles.join(","))
+    }
+
+    /// The departments as one parameter, as [`Self::roles_param`].
+    pub(crate) fn departments_param(&self) -> String {
+        format!(",{},", self.departments.join(","))
     }
 }
 

@@ -100,4 +100,6 @@ impl_entity_store!(PostgresStore, begin: "BEGIN");
 
 impl_hook_store!(PostgresStore, begin: "BEGIN");
 
+impl_group_store!(PostgresStore);
+
 impl_action_store!(PostgresStore, begin: "BEGIN", for_update: "for update");

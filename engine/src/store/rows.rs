@@ -88,6 +88,7 @@ pub(crate) struct DefinitionRow {
     pub created_by: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub department_id: Option<String>,
 }
 
 impl DefinitionRow {
@@ -102,6 +103,7 @@ impl DefinitionRow {
             created_by: self.created_by,
             created_at: format_time(self.created_at),
             updated_at: format_time(self.updated_at),
+            department_id: self.department_id,
         }
     }
 }

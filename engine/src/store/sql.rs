@@ -60,7 +60,7 @@ macro_rules! impl_store {
                             updated_at = excluded.updated_at
                       where definitions.status = 'active'
                      returning key, name, status, draft, draft_updated_at, latest_version,
-                               created_by, created_at, updated_at",
+                               created_by, created_at, updated_at, department_id",
                 )
                 .bind(draft.key)
                 .bind(draft.name)
@@ -87,7 +87,7 @@ macro_rules! impl_store {
             {
                 let row: Option<$crate::store::rows::DefinitionRow> = sqlx::query_as(
                     "select key, name, status, draft, draft_updated_at, latest_version,
-                            created_by, created_at, updated_at
+                            created_by, created_at, updated_at, department_id
                        from definitions where key = $1",
                 )
                 .bind(key)
@@ -113,9 +113,10 @@ macro_rules! impl_store {
                             (case when status = 'archived' then 'archived'
                                   when latest_version is null then 'draft'
                                   else 'published' end) = $2)
-                       and ($5 is null or key in (
+                       and ($5 is null or (key in (
                             select definition_key from definition_grants
-                             where $5 like '%,' || role || ',%'))";
+                             where $5 like '%,' || role || ',%')
+                            and (department_id is null or $6 like '%,' || department_id || ',%')))";
                 let pattern = query
                     .q
                     .as_deref()
@@ -124,6 +125,7 @@ macro_rules! impl_store {
                     .map(|q| format!("%{}%", $crate::store::rows::escape_like(&q.to_lowercase())));
                 let status = query.status.map(status_name);
                 let roles = query.visible_to.as_ref().map(|v| v.roles_param());
+                let departments = query.visible_to.as_ref().map(|v| v.departments_param());
                 // $3 and $4 (limit, offset) are bound here too, unused, so that $5 means the
                 // same in both statements.
                 let total: i64 = sqlx::query_scalar(&format!(
@@ -134,6 +136,7 @@ macro_rules! impl_store {
                     .bind(query.limit)
                     .bind(query.offset)
                     .bind(roles.as_deref())
+                    .bind(departments.as_deref())
                     .fetch_one(&self.pool)
                     .await
                     .map_err($crate::store::StoreError::from_sqlx)?;
@@ -147,6 +150,7 @@ macro_rules! impl_store {
                 .bind(query.limit)
                 .bind(query.offset)
                 .bind(roles.as_deref())
+                .bind(departments.as_deref())
                 .fetch_all(&self.pool)
                 .await
                 .map_err($crate::store::StoreError::from_sqlx)?;
@@ -154,6 +158,32 @@ macro_rules! impl_store {
                     items: rows.into_iter().map(SummaryRow::into_summary).collect(),
                     total,
                 })
+            }
+
+            async fn set_department(
+                &self,
+                key: &str,
+                department: Option<&str>,
+            ) -> Result<$crate::definition::DefinitionRecord, $crate::store::StoreError> {
+                use $crate::store::StoreError;
+                let _write = self.write_guard().await;
+                let row: Option<$crate::store::rows::DefinitionRow> = sqlx::query_as(
+                    "update definitions set department_id = $2 where key = $1
+                     returning key, name, status, draft, draft_updated_at, latest_version,
+                               created_by, created_at, updated_at, department_id",
+                )
+                .bind(key)
+                .bind(department)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(|err| match &err {
+                    sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+                        StoreError::NotFound(format!("department {}", department.unwrap_or_default()))
+                    }
+                    _ => StoreError::from_sqlx(err),
+                })?;
+                row.map(|r| r.into_record())
+                    .ok_or_else(|| StoreError::NotFound(format!("definition `{key}`")))
             }
 
             async fn publish(
@@ -170,7 +200,7 @@ macro_rules! impl_store {
                     .map_err(StoreError::from_sqlx)?;
                 let current: Option<DefinitionRow> = sqlx::query_as(concat!(
                     "select key, name, status, draft, draft_updated_at, latest_version,
-                            created_by, created_at, updated_at
+                            created_by, created_at, updated_at, department_id
                        from definitions where key = $1 ",
                     $for_update
                 ))

@@ -85,14 +85,19 @@ macro_rules! impl_instance_store {
                      where ($1 is null or status = $1)
                        and ($2 is null or definition_key = $2)
                        and ($3 is null or operator = $3)
-                       and ($4 is null or operator = $5 or definition_key in (
+                       and ($4 is null or operator = $5 or (definition_key in (
                             select definition_key from definition_grants
-                             where $4 like '%,' || role || ',%'))
+                             where $4 like '%,' || role || ',%')
+                            and definition_key in (
+                            select key from definitions
+                             where department_id is null
+                                or $10 like '%,' || department_id || ',%')))
                        and ($8 is null or created_at >= $8)
                        and ($9 is null or created_at < $9)
                        and $6 = $6 and $7 = $7";
                 let roles = query.visible_to.as_ref().map(|v| v.roles_param());
                 let viewer = query.visible_to.as_ref().map(|v| v.username.as_str());
+                let departments = query.visible_to.as_ref().map(|v| v.departments_param());
                 let total: i64 = sqlx::query_scalar(&format!("select count(*) {FILTER}"))
                     .bind(query.status.map(|s| s.as_str()))
                     .bind(query.definition_key.as_deref())
@@ -103,6 +108,7 @@ macro_rules! impl_instance_store {
                     .bind(query.offset)
                     .bind(query.started_after)
                     .bind(query.started_before)
+                    .bind(departments.as_deref())
                     .fetch_one(&self.pool)
                     .await
                     .map_err(StoreError::from_sqlx)?;
@@ -121,6 +127,7 @@ macro_rules! impl_instance_store {
                 .bind(query.offset)
                 .bind(query.started_after)
                 .bind(query.started_before)
+                .bind(departments.as_deref())
                 .fetch_all(&self.pool)
                 .await
                 .map_err(StoreError::from_sqlx)?;

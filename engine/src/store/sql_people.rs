@@ -3,6 +3,31 @@
 macro_rules! impl_people_store {
     ($store:ty, begin: $begin:literal, for_update: $for_update:literal $(,)?) => {
         impl $store {
+            /// Puts the user in the group, creating the group when it is new.
+            async fn join_group(
+                tx: &mut sqlx::Transaction<'_, <Self as $crate::store::sql_backend::Backend>::Db>,
+                group: &str,
+                user: i64,
+            ) -> Result<(), $crate::store::StoreError> {
+                use $crate::store::StoreError;
+                sqlx::query(
+                    "insert into people_groups (name, display_name, description, created_at)
+                     values ($1, $1, '', $2) on conflict (name) do nothing",
+                )
+                .bind(group)
+                .bind($crate::store::rows::now())
+                .execute(&mut **tx)
+                .await
+                .map_err(StoreError::from_sqlx)?;
+                sqlx::query("insert into user_groups (group_name, user_id) values ($1, $2)")
+                    .bind(group)
+                    .bind(user)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(StoreError::from_sqlx)?;
+                Ok(())
+            }
+
             async fn groups_of(&self, user: i64) -> Result<Vec<String>, $crate::store::StoreError> {
                 sqlx::query_scalar(
                     "select group_name from user_groups where user_id = $1 order by group_name",
@@ -65,12 +90,7 @@ macro_rules! impl_people_store {
                 .await
                 .map_err(StoreError::from_sqlx)?;
                 for group in user.groups {
-                    sqlx::query("insert into user_groups (group_name, user_id) values ($1, $2)")
-                        .bind(group)
-                        .bind(user.id.0)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(StoreError::from_sqlx)?;
+                    Self::join_group(&mut tx, group, user.id.0).await?;
                 }
                 tx.commit().await.map_err(StoreError::from_sqlx)?;
                 let mut groups = user.groups.to_vec();
@@ -226,14 +246,7 @@ macro_rules! impl_people_store {
                         unique.sort();
                         unique.dedup();
                         for group in unique {
-                            sqlx::query(
-                                "insert into user_groups (group_name, user_id) values ($1, $2)",
-                            )
-                            .bind(group)
-                            .bind(id.0)
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(StoreError::from_sqlx)?;
+                            Self::join_group(&mut tx, group, id.0).await?;
                         }
                     }
                     tx.commit().await.map_err(StoreError::from_sqlx)?;

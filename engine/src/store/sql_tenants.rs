@@ -146,19 +146,46 @@ macro_rules! impl_tenant_store {
                 &self,
                 company_id: &str,
             ) -> Result<Vec<$crate::store::Department>, $crate::store::StoreError> {
-                let rows: Vec<$crate::store::rows::DepartmentRow> = sqlx::query_as(
-                    "select d.id, d.company_id, d.parent_id, d.name, d.description, d.path,
-                            (select count(*) from department_members m
-                              where m.department_id = d.id) as user_count,
-                            d.created_at, d.updated_at
-                       from departments d where d.company_id = $1
-                      order by d.parent_id is not null, d.path",
+                self.departments_where("d.company_id = $1", company_id, 0)
+                    .await
+            }
+
+            async fn department(
+                &self,
+                id: &str,
+            ) -> Result<Option<$crate::store::Department>, $crate::store::StoreError> {
+                Ok(self
+                    .departments_where("d.id = $1", id, 0)
+                    .await?
+                    .into_iter()
+                    .next())
+            }
+
+            async fn memberships(
+                &self,
+                user: $crate::id::Id,
+            ) -> Result<Vec<$crate::store::Department>, $crate::store::StoreError> {
+                self.departments_where(
+                    "d.id in (select department_id from department_members where user_id = $2)",
+                    "",
+                    user.0,
                 )
-                .bind(company_id)
-                .fetch_all(&self.pool)
                 .await
-                .map_err($crate::store::StoreError::from_sqlx)?;
-                Ok(rows.into_iter().map(|r| r.into_department()).collect())
+            }
+
+            async fn remove_member(
+                &self,
+                department_id: &str,
+                user: $crate::id::Id,
+            ) -> Result<(), $crate::store::StoreError> {
+                let _write = self.write_guard().await;
+                sqlx::query("delete from department_members where department_id = $1 and user_id = $2")
+                    .bind(department_id)
+                    .bind(user.0)
+                    .execute(&self.pool)
+                    .await
+                    .map_err($crate::store::StoreError::from_sqlx)?;
+                Ok(())
             }
 
             async fn add_member(
@@ -211,6 +238,32 @@ macro_rules! impl_tenant_store {
                 .await
                 .map_err($crate::store::StoreError::from_sqlx)?;
                 Ok(count > 0)
+            }
+        }
+
+        impl $store {
+            /// Departments matching `condition` (on `d`; `$1` is `text`, `$2` is `number`), root
+            /// first.
+            async fn departments_where(
+                &self,
+                condition: &str,
+                text: &str,
+                number: i64,
+            ) -> Result<Vec<$crate::store::Department>, $crate::store::StoreError> {
+                let rows: Vec<$crate::store::rows::DepartmentRow> = sqlx::query_as(&format!(
+                    "select d.id, d.company_id, d.parent_id, d.name, d.description, d.path,
+                            (select count(*) from department_members m
+                              where m.department_id = d.id) as user_count,
+                            d.created_at, d.updated_at
+                       from departments d where ({condition}) and $1 = $1 and $2 = $2
+                      order by d.parent_id is not null, d.path"
+                ))
+                .bind(text)
+                .bind(number)
+                .fetch_all(&self.pool)
+                .await
+                .map_err($crate::store::StoreError::from_sqlx)?;
+                Ok(rows.into_iter().map(|r| r.into_department()).collect())
             }
         }
     };

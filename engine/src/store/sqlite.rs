@@ -99,4 +99,6 @@ impl_entity_store!(SqliteStore, begin: "BEGIN IMMEDIATE");
 
 impl_hook_store!(SqliteStore, begin: "BEGIN IMMEDIATE");
 
+impl_group_store!(SqliteStore);
+
 impl_action_store!(SqliteStore, begin: "BEGIN IMMEDIATE", for_update: "");

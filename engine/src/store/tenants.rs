@@ -84,4 +84,12 @@ pub trait TenantStore: Send + Sync {
 
     /// Whether the user belongs to any department of the company.
     async fn is_member(&self, company_id: &str, user: Id) -> Result<bool, StoreError>;
+
+    /// Takes a user out of a department (a no-op when not there).
+    async fn remove_member(&self, department_id: &str, user: Id) -> Result<(), StoreError>;
+
+    async fn department(&self, id: &str) -> Result<Option<Department>, StoreError>;
+
+    /// The departments the user is a member of.
+    async fn memberships(&self, user: Id) -> Result<Vec<Department>, StoreError>;
 }

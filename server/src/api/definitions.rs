@@ -306,3 +306,44 @@ pub async fn set_grants(
     api.store.set_grants(&key, &body.grants).await?;
     Ok(Json(json!({ "grants": api.store.grants(&key).await? })))
 }
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct DepartmentBody {
+    /// A department's id, or null for none.
+    department_id: Option<String>,
+}
+
+/// Put the definition in a department (`{department_id}`; null for none): only the people in
+/// that department, above it or below it (and administrators) then see it and its instances.
+/// Needs MGMT; a non-administrator may only choose a department they see.
+#[utoipa::path(put, path = "/definitions/{key}/department", tag = "definitions", security(("bearer" = [])),
+    params(("key" = String, Path)), request_body = DepartmentBody,
+    responses((status = 200, description = "the definition's record", body = Object),
+              (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 422, body = ApiError)))]
+pub async fn set_department(
+    State(api): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path(key): Path<String>,
+    ApiJson(body): ApiJson<DepartmentBody>,
+) -> ApiResult<Json<Value>> {
+    let department = body.department_id.filter(|d| !d.is_empty());
+    let record = api
+        .definitions
+        .set_department(&caller.user, &key, department.as_deref())
+        .await
+        .map_err(|e| match e {
+            ServiceError::Store(StoreError::NotFound(what)) if what.starts_with("department") => {
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_value",
+                    "department_id: no such department among those you belong to or see",
+                )
+                .field("department_id")
+            }
+            other => other.into(),
+        })?;
+    Ok(Json(json!({
+        "key": record.key,
+        "department_id": record.department_id,
+    })))
+}

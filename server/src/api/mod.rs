@@ -7,6 +7,7 @@ pub mod body;
 mod definitions;
 mod entities;
 pub mod error;
+mod groups;
 mod instances;
 mod limit;
 mod tasks;
@@ -100,6 +101,7 @@ fn protected_routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(definitions::draft, definitions::save_draft))
         .routes(routes!(definitions::publish))
         .routes(routes!(definitions::grants, definitions::set_grants))
+        .routes(routes!(definitions::set_department))
         .routes(routes!(definitions::version))
         .routes(routes!(entities::preview))
         .routes(routes!(entities::root_entities))
@@ -117,12 +119,14 @@ fn protected_routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(users::create, users::list))
         .routes(routes!(users::set_disabled))
         .routes(routes!(users::update))
+        .routes(routes!(groups::create, groups::list))
+        .routes(routes!(groups::read, groups::update, groups::delete))
         .routes(routes!(tenants::create_company, tenants::list_companies))
         .routes(routes!(
             tenants::department_tree,
             tenants::create_department
         ))
-        .routes(routes!(tenants::add_member))
+        .routes(routes!(tenants::add_member, tenants::remove_member))
         .routes(routes!(tasks::inbox))
         .routes(routes!(tasks::read))
         .routes(routes!(tasks::claim))

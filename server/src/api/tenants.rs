@@ -200,9 +200,27 @@ pub async fn add_member(
     Path((department, user)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     admin_only(&caller)?;
-    let user = user
-        .parse()
-        .map_err(|_| ApiError::bad_request("user_id", format!("`{user}` is not a user id")))?;
-    api.store.add_member(&department, user).await?;
+    api.store.add_member(&department, user_id(&user)?).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Take a user out of a department. Admins only.
+#[utoipa::path(delete, path = "/departments/{id}/members/{user_id}", tag = "tenants", security(("bearer" = [])),
+    params(("id" = String, Path), ("user_id" = String, Path)),
+    responses((status = 204, description = "the user is not a member"), (status = 403, body = ApiError)))]
+pub async fn remove_member(
+    State(api): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path((department, user)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    admin_only(&caller)?;
+    api.store
+        .remove_member(&department, user_id(&user)?)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn user_id(text: &str) -> ApiResult<engine::id::Id> {
+    text.parse()
+        .map_err(|_| ApiError::bad_request("user_id", format!("`{text}` is not a user id")))
 }

@@ -15,7 +15,7 @@ use super::body::{ApiJson, Paging};
 use super::error::{ApiError, ApiResult};
 use super::ApiState;
 
-fn admin_only(caller: &Caller) -> ApiResult<()> {
+pub(super) fn admin_only(caller: &Caller) -> ApiResult<()> {
     if caller.user.is_admin() {
         Ok(())
     } else {
@@ -81,7 +81,7 @@ fn parse_roles(names: &[String]) -> ApiResult<Vec<Role>> {
         .collect()
 }
 
-fn check_groups(groups: &[String]) -> ApiResult<()> {
+pub(super) fn check_groups(groups: &[String]) -> ApiResult<()> {
     if groups.iter().any(|g| g.trim().is_empty() || g.len() > 64) {
         return Err(ApiError::bad_request(
             "groups",

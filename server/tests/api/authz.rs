@@ -407,6 +407,43 @@ async fn every_route_for_every_role_on_own_and_others_objects() {
             [Ok, Hidden, Forbidden, Hidden],
         ),
         (
+            Method::PUT,
+            "/api/v1/definitions/shared/department".into(),
+            Some(json!({"department_id": null})),
+            [Ok, Ok, Forbidden, Hidden],
+        ),
+        (
+            Method::PUT,
+            "/api/v1/definitions/private/department".into(),
+            Some(json!({"department_id": null})),
+            [Ok, Hidden, Hidden, Hidden],
+        ),
+        (Method::GET, "/api/v1/groups".into(), None, [Ok, Ok, Ok, Ok]),
+        (
+            Method::POST,
+            "/api/v1/groups".into(),
+            Some(json!({"name": "night-shift"})),
+            [Ok, Forbidden, Forbidden, Forbidden],
+        ),
+        (
+            Method::GET,
+            "/api/v1/groups/night-shift".into(),
+            None,
+            [Ok, Ok, Ok, Ok],
+        ),
+        (
+            Method::PATCH,
+            "/api/v1/groups/night-shift".into(),
+            Some(json!({"description": "nights"})),
+            [Ok, Forbidden, Forbidden, Forbidden],
+        ),
+        (
+            Method::DELETE,
+            "/api/v1/groups/night-shift".into(),
+            None,
+            [Ok, Forbidden, Forbidden, Forbidden],
+        ),
+        (
             Method::PATCH,
             format!("/api/v1/users/{approver_id}"),
             Some(json!({"display_name": "The Approver"})),

@@ -13,6 +13,7 @@ mod preview;
 mod rest;
 mod rill;
 mod scheduler;
+mod scopes;
 mod shell;
 mod startup;
 mod tasks;

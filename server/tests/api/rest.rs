@@ -504,6 +504,13 @@ async fn every_route_is_in_the_openapi_document_and_answers() {
         ("/companies/{id}/departments", "get"),
         ("/companies/{id}/departments", "post"),
         ("/departments/{id}/members/{user_id}", "put"),
+        ("/departments/{id}/members/{user_id}", "delete"),
+        ("/definitions/{key}/department", "put"),
+        ("/groups", "post"),
+        ("/groups", "get"),
+        ("/groups/{name}", "get"),
+        ("/groups/{name}", "patch"),
+        ("/groups/{name}", "delete"),
         ("/tasks", "get"),
         ("/tasks/{id}", "get"),
         ("/tasks/{id}/claim", "post"),
@@ -546,6 +553,7 @@ async fn every_route_is_in_the_openapi_document_and_answers() {
             .replace("{id}", "1")
             .replace("{node}", "n")
             .replace("{user_id}", "1")
+            .replace("{name}", "nope")
             .replace(
                 "{operation}",
                 if path.contains("nodes") {
