@@ -14,11 +14,9 @@ macro_rules! impl_group_store {
                     .fetch_one(&self.pool)
                     .await
                     .map_err(StoreError::from_sqlx)?;
-                let rows: Vec<$crate::store::sql_groups::GroupRow> = sqlx::query_as(concat!(
-                    "select g.name, g.display_name, g.description, g.created_at,
-                            (select count(*) from user_groups u where u.group_name = g.name)
-                              as member_count
-                       from people_groups g order by g.name limit $1 offset $2"
+                let rows: Vec<$crate::store::sql_groups::GroupRow> = sqlx::query_as(&format!(
+                    "{} order by g.name limit $1 offset $2",
+                    $crate::store::sql_groups::GROUPS
                 ))
                 .bind(limit)
                 .bind(offset)
@@ -38,12 +36,10 @@ macro_rules! impl_group_store {
                 &self,
                 name: &str,
             ) -> Result<Option<$crate::store::Group>, $crate::store::StoreError> {
-                let row: Option<$crate::store::sql_groups::GroupRow> = sqlx::query_as(
-                    "select g.name, g.display_name, g.description, g.created_at,
-                            (select count(*) from user_groups u where u.group_name = g.name)
-                              as member_count
-                       from people_groups g where g.name = $1",
-                )
+                let row: Option<$crate::store::sql_groups::GroupRow> = sqlx::query_as(&format!(
+                    "{} where g.name = $1",
+                    $crate::store::sql_groups::GROUPS
+                ))
                 .bind(name)
                 .fetch_optional(&self.pool)
                 .await
@@ -156,6 +152,11 @@ macro_rules! impl_group_store {
         }
     };
 }
+
+/// Groups with their member counts, to be filtered and ordered.
+pub(crate) const GROUPS: &str = "select g.name, g.display_name, g.description, g.created_at,
+        (select count(*) from user_groups u where u.group_name = g.name) as member_count
+   from people_groups g";
 
 /// A `people_groups` row with its member count.
 #[derive(sqlx::FromRow)]

@@ -245,6 +245,7 @@ async fn visibility(db: &TestDatabase, _backend: Backend) {
     let operator = Visibility {
         roles: vec!["operator".into()],
         username: "olivia".into(),
+        departments: Vec::new(),
     };
     let definitions = |visible_to| DefinitionQuery {
         q: None,

@@ -258,7 +258,17 @@ async fn departments_scope_definitions_and_instances_on_postgres() {
 
 #[tokio::test]
 async fn groups_are_objects_of_their_own() {
-    let app = spawn_app().await;
+    groups(spawn_app().await).await;
+}
+
+#[tokio::test]
+async fn groups_are_objects_of_their_own_on_postgres() {
+    if let Some(app) = spawn_app_on_postgres().await {
+        groups(app).await;
+    }
+}
+
+async fn groups(app: TestApp) {
     let admin = app.admin().await;
     let (status, group) = app
         .call(
