@@ -1,9 +1,8 @@
 //! Sign-in and tokens: the password and refresh grants, access-token checks, logout, password
 //! changes, throttling of failed sign-ins, and the first administrator.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use serde::Serialize;
 
@@ -58,16 +57,11 @@ pub struct Caller {
 pub struct AccessService {
     store: Arc<dyn Store>,
     ids: IdGenerator,
-    failures: Arc<Mutex<HashMap<String, Vec<Instant>>>>,
 }
 
 impl AccessService {
     pub fn new(store: Arc<dyn Store>, ids: IdGenerator) -> Self {
-        Self {
-            store,
-            ids,
-            failures: Arc::default(),
-        }
+        Self { store, ids }
     }
 
     /// On an empty installation, creates the administrator `admin`: with `password`, or with a
@@ -179,8 +173,8 @@ impl AccessService {
     ) -> Result<User, AccessError> {
         let account = format!("user:{}", username.trim().to_lowercase());
         let address = format!("addr:{address}");
-        self.check_throttle(&account, ACCOUNT_FAILURES)?;
-        self.check_throttle(&address, ADDRESS_FAILURES)?;
+        self.check_throttle(&account, ACCOUNT_FAILURES).await?;
+        self.check_throttle(&address, ADDRESS_FAILURES).await?;
         let record = self.store.login_record(username).await?;
         // Unknown users cost a verification too, so timing does not tell them apart.
         let (user, hash) = match record {
@@ -194,12 +188,15 @@ impl AccessService {
                 .unwrap_or(false);
         match user {
             Some(user) if matches && !user.disabled => {
-                self.clear_failures(&account);
+                self.store.clear_failures(&account).await?;
                 Ok(user)
             }
             _ => {
-                self.record_failure(&account);
-                self.record_failure(&address);
+                let now = chrono::Utc::now().timestamp_millis();
+                let window = THROTTLE_WINDOW.as_millis() as i64;
+                self.store
+                    .record_failures(&[&account, &address], now, now - window)
+                    .await?;
                 Err(AccessError::InvalidCredentials)
             }
         }
@@ -322,40 +319,19 @@ impl AccessService {
         ]
     }
 
-    fn check_throttle(&self, key: &str, limit: usize) -> Result<(), AccessError> {
-        let Ok(mut failures) = self.failures.lock() else {
-            return Ok(());
-        };
-        let now = Instant::now();
-        let recent = failures.entry(key.to_string()).or_default();
-        recent.retain(|t| now.duration_since(*t) < THROTTLE_WINDOW);
-        if recent.len() >= limit {
-            let oldest = recent.first().copied().unwrap_or(now);
+    /// Refuses while `key` has `limit` failures within [`THROTTLE_WINDOW`] (counted in the
+    /// database, so every process sharing it counts the same guesses).
+    async fn check_throttle(&self, key: &str, limit: usize) -> Result<(), AccessError> {
+        let now = chrono::Utc::now().timestamp_millis();
+        let window = THROTTLE_WINDOW.as_millis() as i64;
+        let (count, oldest) = self.store.failures_since(key, now - window).await?;
+        if count >= limit as i64 {
+            let waited = now - oldest.unwrap_or(now);
             return Err(AccessError::Throttled {
-                retry_after: THROTTLE_WINDOW.saturating_sub(now.duration_since(oldest)),
+                retry_after: Duration::from_millis((window - waited).max(1_000) as u64),
             });
         }
         Ok(())
-    }
-
-    fn record_failure(&self, key: &str) {
-        if let Ok(mut failures) = self.failures.lock() {
-            // Forget idle keys now and then, so the map cannot grow without bound.
-            if failures.len() > 100_000 {
-                let now = Instant::now();
-                failures.retain(|_, v| v.iter().any(|t| now.duration_since(*t) < THROTTLE_WINDOW));
-            }
-            failures
-                .entry(key.to_string())
-                .or_default()
-                .push(Instant::now());
-        }
-    }
-
-    fn clear_failures(&self, key: &str) {
-        if let Ok(mut failures) = self.failures.lock() {
-            failures.remove(key);
-        }
     }
 }
 

@@ -15,6 +15,8 @@ mod sql_people;
 #[macro_use]
 mod sql_tenants;
 #[macro_use]
+mod sql_throttle;
+#[macro_use]
 mod sql_actions;
 #[macro_use]
 mod sql_triggers;
@@ -39,6 +41,7 @@ mod rows;
 mod sql_backend;
 mod sqlite;
 mod tenants;
+mod throttle;
 mod triggers;
 mod url;
 pub mod waits;
@@ -61,6 +64,7 @@ pub use people::{NewToken, NewUser, PeopleStore, RefreshOutcome, TokenKind, User
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 pub use tenants::{Company, Department, NewCompany, NewDepartment, TenantStore};
+pub use throttle::ThrottleStore;
 pub use triggers::{TriggerRecord, TriggerStore};
 pub use waits::{
     CallbackFinish, CallbackOutcome, InboxQuery, NewCallback, NewChild, NewTask, NewWait,
@@ -133,6 +137,7 @@ pub trait Store:
     + EntityStore
     + HookStore
     + GroupStore
+    + ThrottleStore
     + Send
     + Sync
     + 'static

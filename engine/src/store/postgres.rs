@@ -102,4 +102,6 @@ impl_hook_store!(PostgresStore, begin: "BEGIN");
 
 impl_group_store!(PostgresStore);
 
+impl_throttle_store!(PostgresStore, begin: "BEGIN");
+
 impl_action_store!(PostgresStore, begin: "BEGIN", for_update: "for update");

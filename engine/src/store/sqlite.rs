@@ -101,4 +101,6 @@ impl_hook_store!(SqliteStore, begin: "BEGIN IMMEDIATE");
 
 impl_group_store!(SqliteStore);
 
+impl_throttle_store!(SqliteStore, begin: "BEGIN IMMEDIATE");
+
 impl_action_store!(SqliteStore, begin: "BEGIN IMMEDIATE", for_update: "");

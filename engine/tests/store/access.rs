@@ -198,13 +198,33 @@ async fn throttling(db: &TestDatabase, _backend: Backend) {
             .password_grant("eve", "wrong-password", "10.0.0.9")
             .await;
     }
-    // Five failures: even the right password waits now.
+    // Five failures: even the right password waits now — also in another server process on
+    // the same database, which counts the same failures.
     assert!(matches!(
         access
             .password_grant("eve", "right-password", "10.0.0.10")
             .await,
         Err(AccessError::Throttled { .. })
     ));
+    let other_process = AccessService::new(store.clone(), IdGenerator::new(2));
+    match other_process
+        .password_grant("eve", "right-password", "10.0.0.11")
+        .await
+    {
+        Err(AccessError::Throttled { retry_after }) => {
+            assert!(retry_after.as_secs() > 60, "{retry_after:?}");
+        }
+        other => panic!("not throttled: {other:?}"),
+    }
+    // Another account is not throttled by eve's failures (its address has 6 of 20).
+    other_process
+        .create_user("ada", "Ada", "ada-password", &[Role::Approver], &[])
+        .await
+        .expect("user");
+    other_process
+        .password_grant("ada", "ada-password", "10.0.0.9")
+        .await
+        .expect("ada signs in");
 }
 
 conformance!(
