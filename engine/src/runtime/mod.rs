@@ -399,6 +399,7 @@ impl Runtime {
                     self.expire_waits().await;
                     self.fire_triggers().await;
                     self.deliver_hooks().await;
+                    self.recover_jobs().await;
                 }
             }
         }
@@ -426,6 +427,29 @@ impl Runtime {
     /// (see [`hooks`]). The URL must be one http nodes may call; it is checked when sent.
     pub async fn add_hook(&self, id: Id, url: &str, format: &str) -> Result<(), StoreError> {
         hooks::add(&self.inner, id, url, format).await
+    }
+
+    /// How long a worker — a server process, or a robot with a job — owns work it took.
+    pub fn lease(&self) -> Duration {
+        self.inner.config.lease
+    }
+
+    /// Marks robots silent for a lease disconnected and takes back their lapsed jobs (queued
+    /// again once, then failed; see `store::workers`). Returns how many were taken back.
+    pub async fn recover_jobs(&self) -> usize {
+        let now = chrono::Utc::now();
+        let lease = chrono::Duration::from_std(self.inner.config.lease).unwrap_or_default();
+        match self.inner.store.recover_jobs(now, now - lease).await {
+            Ok(0) => 0,
+            Ok(n) => {
+                self.inner.wake.notify_one();
+                n
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot take back the jobs of silent robots");
+                0
+            }
+        }
     }
 
     /// Sends the instance hooks that are due; returns how many were delivered.

@@ -42,7 +42,10 @@ pub(super) async fn process(inner: &Inner, item: WorkItem) -> Result<Vec<WorkIte
             NodeKind::Timer(timer) if item.resume_run.is_none() => {
                 wait(inner, &item, at, timer).await
             }
-            NodeKind::Approval(_) | NodeKind::Callback(_) | NodeKind::Subprocess(_)
+            NodeKind::Approval(_)
+            | NodeKind::Callback(_)
+            | NodeKind::Job(_)
+            | NodeKind::Subprocess(_)
                 if item.resume_run.is_none() && !item.skip =>
             {
                 waits::begin(inner, &item, at).await

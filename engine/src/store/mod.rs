@@ -30,6 +30,8 @@ mod sql_hooks;
 mod sql_wait_helpers;
 #[macro_use]
 mod sql_waits;
+#[macro_use]
+mod sql_workers;
 pub mod actions;
 mod entities;
 mod groups;
@@ -45,6 +47,7 @@ mod throttle;
 mod triggers;
 mod url;
 pub mod waits;
+mod workers;
 
 use std::sync::Arc;
 
@@ -69,6 +72,10 @@ pub use triggers::{TriggerRecord, TriggerStore};
 pub use waits::{
     CallbackFinish, CallbackOutcome, InboxQuery, NewCallback, NewChild, NewTask, NewWait,
     TaskAnswer, WaitStore,
+};
+pub use workers::{
+    Deployment, Job, JobFinish, JobQuery, NewDeployment, NewJob, NewQueue, NewRobot, Queue, Robot,
+    TriggerPolicy, WorkerStore,
 };
 
 pub use crate::definition::DefinitionSummary;
@@ -138,6 +145,7 @@ pub trait Store:
     + HookStore
     + GroupStore
     + ThrottleStore
+    + WorkerStore
     + Send
     + Sync
     + 'static

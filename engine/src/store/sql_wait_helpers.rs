@@ -81,6 +81,9 @@ macro_rules! impl_wait_helpers {
                         .execute(&mut **tx)
                         .await
                         .map_err(StoreError::from_sqlx)?;
+                        if let Some(job) = &callback.job {
+                            Self::insert_job_in(tx, job, now).await?;
+                        }
                     }
                     NewWait::Child(child) => {
                         let new = $crate::store::NewInstance {
@@ -198,6 +201,18 @@ macro_rules! impl_wait_helpers {
                     sqlx::query(
                         "update callbacks set status = 'cancelled', finished_at = $2
                           where instance_id = $1 and status = 'waiting'",
+                    )
+                    .bind(id)
+                    .bind(now)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(StoreError::from_sqlx)?;
+                    // Queued jobs of its job nodes go too; a running one ends when its robot
+                    // reports (the node no longer waits for it).
+                    sqlx::query(
+                        "update jobs set state = 'Cancelled', finished_at = $2,
+                                message = 'its workflow was cancelled'
+                          where instance_id = $1 and state = 'Queued'",
                     )
                     .bind(id)
                     .bind(now)

@@ -103,4 +103,6 @@ impl_group_store!(SqliteStore);
 
 impl_throttle_store!(SqliteStore, begin: "BEGIN IMMEDIATE");
 
+impl_worker_store!(SqliteStore, begin: "BEGIN IMMEDIATE", skip_locked: "", for_update: "");
+
 impl_action_store!(SqliteStore, begin: "BEGIN IMMEDIATE", for_update: "");

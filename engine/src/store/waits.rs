@@ -139,6 +139,8 @@ pub struct NewCallback {
     pub node_run_id: Id,
     pub item_id: Id,
     pub due_at: Option<DateTime<Utc>>,
+    /// A `job` node's job, queued with the wait; finishing the job finishes the callback.
+    pub job: Option<super::NewJob>,
 }
 
 /// A subprocess's instance, started in the transaction that makes its parent node wait.

@@ -19,6 +19,7 @@ mod runtime;
 mod service;
 mod tasks;
 mod waiting;
+mod workers;
 
 pub async fn open(db: &TestDatabase) -> Arc<dyn Store> {
     let url: DatabaseUrl = db.url.parse().expect("test database url");

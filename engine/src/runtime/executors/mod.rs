@@ -84,9 +84,10 @@ impl Executors {
             NodeKind::Script { script } => self.script.execute(script, call.input).await,
             NodeKind::Http(http) => self.http.execute(http, &call).await,
             // A waiting node runs once its answer has come (see `runtime::waits`).
-            NodeKind::Approval(_) | NodeKind::Callback(_) | NodeKind::Subprocess(_) => {
-                super::waits::answer(call.input)
-            }
+            NodeKind::Approval(_)
+            | NodeKind::Callback(_)
+            | NodeKind::Job(_)
+            | NodeKind::Subprocess(_) => super::waits::answer(call.input),
             other => Err(NodeError::new(
                 "not_supported",
                 format!(

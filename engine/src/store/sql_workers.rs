@@ -1,0 +1,770 @@
+//! The statements of robots and jobs (see `workers.rs` for the model, `sql.rs` for why a macro).
+
+macro_rules! impl_worker_store {
+    ($store:ty, begin: $begin:literal, skip_locked: $skip_locked:literal, for_update: $for_update:literal $(,)?) => {
+        #[async_trait::async_trait]
+        impl $crate::store::WorkerStore for $store {
+            async fn create_queue(
+                &self,
+                queue: $crate::store::NewQueue<'_>,
+            ) -> Result<$crate::store::Queue, $crate::store::StoreError> {
+                use $crate::store::StoreError;
+                let now = $crate::store::rows::now();
+                {
+                    let _write = self.write_guard().await;
+                    sqlx::query(
+                        "insert into queues (id, name, description, created_by, created_at, updated_at)
+                         values ($1, $2, $3, $4, $5, $5)",
+                    )
+                    .bind(queue.id)
+                    .bind(queue.name)
+                    .bind(queue.description)
+                    .bind(queue.created_by)
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| $crate::store::sql_workers::unique(e, "queue name"))?;
+                }
+                self.queue(queue.id)
+                    .await?
+                    .ok_or_else(|| StoreError::NotFound(format!("queue {}", queue.id)))
+            }
+
+            async fn queues(&self) -> Result<Vec<$crate::store::Queue>, $crate::store::StoreError> {
+                let rows: Vec<$crate::store::sql_workers::QueueRow> =
+                    sqlx::query_as(&format!("{} order by q.name", $crate::store::sql_workers::QUEUES))
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err($crate::store::StoreError::from_sqlx)?;
+                Ok(rows.into_iter().map(Into::into).collect())
+            }
+
+            async fn queue(
+                &self,
+                id: &str,
+            ) -> Result<Option<$crate::store::Queue>, $crate::store::StoreError> {
+                let row: Option<$crate::store::sql_workers::QueueRow> =
+                    sqlx::query_as(&format!("{} where q.id = $1", $crate::store::sql_workers::QUEUES))
+                        .bind(id)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err($crate::store::StoreError::from_sqlx)?;
+                Ok(row.map(Into::into))
+            }
+
+            async fn create_robot(
+                &self,
+                robot: $crate::store::NewRobot<'_>,
+            ) -> Result<$crate::store::Robot, $crate::store::StoreError> {
+                use $crate::store::StoreError;
+                {
+                    let _write = self.write_guard().await;
+                    sqlx::query(
+                        "insert into robots (id, name, description, queue_id, token_hash, status,
+                                             created_at)
+                         values ($1, $2, $3, $4, $5, 'disconnected', $6)",
+                    )
+                    .bind(robot.id)
+                    .bind(robot.name)
+                    .bind(robot.description)
+                    .bind(robot.queue_id)
+                    .bind(robot.token_hash)
+                    .bind($crate::store::rows::now())
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| $crate::store::sql_workers::unique(e, "robot name"))?;
+                }
+                self.robot(robot.id)
+                    .await?
+                    .ok_or_else(|| StoreError::NotFound(format!("robot {}", robot.id)))
+            }
+
+            async fn robots(
+                &self,
+                queue: Option<&str>,
+            ) -> Result<Vec<$crate::store::Robot>, $crate::store::StoreError> {
+                let rows: Vec<$crate::store::sql_workers::RobotRow> = sqlx::query_as(&format!(
+                    "select {} from robots where ($1 is null or queue_id = $1) order by name",
+                    $crate::store::sql_workers::ROBOT_COLUMNS
+                ))
+                .bind(queue)
+                .fetch_all(&self.pool)
+                .await
+                .map_err($crate::store::StoreError::from_sqlx)?;
+                Ok(rows.into_iter().map(Into::into).collect())
+            }
+
+            async fn robot(
+                &self,
+                id: &str,
+            ) -> Result<Option<$crate::store::Robot>, $crate::store::StoreError> {
+                self.robot_where("id = $1", id).await
+            }
+
+            async fn robot_by_token(
+                &self,
+                token_hash: &str,
+            ) -> Result<Option<$crate::store::Robot>, $crate::store::StoreError> {
+                self.robot_where("token_hash = $1", token_hash).await
+            }
+
+            async fn heartbeat(
+                &self,
+                robot: &str,
+                sdk_version: Option<&str>,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<$crate::store::Robot, $crate::store::StoreError> {
+                use $crate::store::StoreError;
+                {
+                    let _write = self.write_guard().await;
+                    sqlx::query(
+                        "update robots
+                            set last_heartbeat_at = $2,
+                                sdk_version = coalesce($3, sdk_version),
+                                status = case when exists (
+                                    select 1 from jobs where robot_id = $1 and state = 'Running')
+                                  then 'busy' else 'ready' end
+                          where id = $1",
+                    )
+                    .bind(robot)
+                    .bind(now)
+                    .bind(sdk_version)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(StoreError::from_sqlx)?;
+                }
+                self.robot(robot)
+                    .await?
+                    .ok_or_else(|| StoreError::NotFound(format!("robot {robot}")))
+            }
+
+            async fn create_deployment(
+                &self,
+                d: $crate::store::NewDeployment<'_>,
+            ) -> Result<$crate::store::Deployment, $crate::store::StoreError> {
+                use $crate::store::StoreError;
+                let now = $crate::store::rows::now();
+                {
+                    let _write = self.write_guard().await;
+                    sqlx::query(
+                        "insert into deployments (id, name, description, package_name,
+                                package_version, queue_id, arguments, priority, max_retries,
+                                trigger_policy, created_by, created_at, updated_at)
+                         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)",
+                    )
+                    .bind(d.id)
+                    .bind(d.name)
+                    .bind(d.description)
+                    .bind(d.package_name)
+                    .bind(d.package_version)
+                    .bind(d.queue_id)
+                    .bind(sqlx::types::Json(d.arguments))
+                    .bind(d.priority)
+                    .bind(d.max_retries)
+                    .bind(d.trigger_policy.as_str())
+                    .bind(d.created_by)
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| $crate::store::sql_workers::unique(e, "deployment name"))?;
+                }
+                self.deployment(d.id)
+                    .await?
+                    .ok_or_else(|| StoreError::NotFound(format!("deployment {}", d.id)))
+            }
+
+            async fn deployments(
+                &self,
+            ) -> Result<Vec<$crate::store::Deployment>, $crate::store::StoreError> {
+                let rows: Vec<$crate::store::sql_workers::DeploymentRow> = sqlx::query_as(&format!(
+                    "select {} from deployments order by name",
+                    $crate::store::sql_workers::DEPLOYMENT_COLUMNS
+                ))
+                .fetch_all(&self.pool)
+                .await
+                .map_err($crate::store::StoreError::from_sqlx)?;
+                rows.into_iter().map(TryInto::try_into).collect()
+            }
+
+            async fn deployment(
+                &self,
+                id_or_name: &str,
+            ) -> Result<Option<$crate::store::Deployment>, $crate::store::StoreError> {
+                let row: Option<$crate::store::sql_workers::DeploymentRow> = sqlx::query_as(&format!(
+                    "select {} from deployments where id = $1 or name = $1
+                      order by case when id = $1 then 0 else 1 end limit 1",
+                    $crate::store::sql_workers::DEPLOYMENT_COLUMNS
+                ))
+                .bind(id_or_name)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err($crate::store::StoreError::from_sqlx)?;
+                row.map(TryInto::try_into).transpose()
+            }
+
+            async fn create_job(
+                &self,
+                job: &$crate::store::NewJob,
+            ) -> Result<$crate::store::Job, $crate::store::StoreError> {
+                use $crate::store::StoreError;
+                {
+                    let _write = self.write_guard().await;
+                    let mut tx = self.pool.begin_with($begin).await.map_err(StoreError::from_sqlx)?;
+                    Self::insert_job_in(&mut tx, job, $crate::store::rows::now()).await?;
+                    tx.commit().await.map_err(StoreError::from_sqlx)?;
+                }
+                self.job(&job.id)
+                    .await?
+                    .ok_or_else(|| StoreError::NotFound(format!("job {}", job.id)))
+            }
+
+            async fn job(
+                &self,
+                id: &str,
+            ) -> Result<Option<$crate::store::Job>, $crate::store::StoreError> {
+                let row: Option<$crate::store::sql_workers::JobRow> = sqlx::query_as(&format!(
+                    "select {} from jobs where id = $1",
+                    $crate::store::sql_workers::JOB_COLUMNS
+                ))
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err($crate::store::StoreError::from_sqlx)?;
+                row.map(TryInto::try_into).transpose()
+            }
+
+            async fn jobs(
+                &self,
+                query: &$crate::store::JobQuery,
+            ) -> Result<$crate::store::Page<$crate::store::Job>, $crate::store::StoreError> {
+                use $crate::store::StoreError;
+                const FILTER: &str = "from jobs where ($1 is null or queue_id = $1)
+                                        and ($2 is null or instance_id = $2)";
+                let instance = query.instance_id.map(|i| i.0);
+                let total: i64 = sqlx::query_scalar(&format!("select count(*) {FILTER}"))
+                    .bind(query.queue_id.as_deref())
+                    .bind(instance)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(StoreError::from_sqlx)?;
+                let rows: Vec<$crate::store::sql_workers::JobRow> = sqlx::query_as(&format!(
+                    "select {} {FILTER} order by created_at desc, id limit $3 offset $4",
+                    $crate::store::sql_workers::JOB_COLUMNS
+                ))
+                .bind(query.queue_id.as_deref())
+                .bind(instance)
+                .bind(query.limit)
+                .bind(query.offset)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(StoreError::from_sqlx)?;
+                Ok($crate::store::Page {
+                    items: rows
+                        .into_iter()
+                        .map(TryInto::try_into)
+                        .collect::<Result<_, _>>()?,
+                    total,
+                })
+            }
+
+            async fn ready_robots(
+                &self,
+                queue: &str,
+                since: chrono::DateTime<chrono::Utc>,
+            ) -> Result<i64, $crate::store::StoreError> {
+                sqlx::query_scalar(
+                    "select count(*) from robots
+                      where queue_id = $1 and status = 'ready' and last_heartbeat_at >= $2",
+                )
+                .bind(queue)
+                .bind(since)
+                .fetch_one(&self.pool)
+                .await
+                .map_err($crate::store::StoreError::from_sqlx)
+            }
+
+            async fn claim_job(
+                &self,
+                robot: &str,
+                now: chrono::DateTime<chrono::Utc>,
+                until: chrono::DateTime<chrono::Utc>,
+            ) -> Result<Option<$crate::store::Job>, $crate::store::StoreError> {
+                use $crate::store::StoreError;
+                let claimed: Option<String> = {
+                    let _write = self.write_guard().await;
+                    let mut tx = self.pool.begin_with($begin).await.map_err(StoreError::from_sqlx)?;
+                    // Jobs whose node stopped waiting (its instance was cancelled) are dropped.
+                    sqlx::query(
+                        "update jobs set state = 'Cancelled', finished_at = $2,
+                                message = 'the workflow no longer waits for it'
+                          where state = 'Queued'
+                            and queue_id = (select queue_id from robots where id = $1)
+                            and callback_hash is not null
+                            and not exists (select 1 from callbacks c
+                                             where c.token_hash = jobs.callback_hash
+                                               and c.status = 'waiting')",
+                    )
+                    .bind(robot)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::from_sqlx)?;
+                    let next: Option<String> = sqlx::query_scalar(concat!(
+                        "select id from jobs
+                          where state = 'Queued'
+                            and queue_id = (select queue_id from robots where id = $1)
+                            and (lost_by is null or lost_by <> $1)
+                          order by priority desc, created_at, id
+                          limit 1 ",
+                        $skip_locked
+                    ))
+                    .bind(robot)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(StoreError::from_sqlx)?;
+                    if let Some(id) = &next {
+                        let taken = sqlx::query(
+                            "update jobs set state = 'Running', robot_id = $2, lease_until = $3,
+                                    started_at = coalesce(started_at, $4)
+                              where id = $1 and state = 'Queued'",
+                        )
+                        .bind(id)
+                        .bind(robot)
+                        .bind(until)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(StoreError::from_sqlx)?;
+                        if taken.rows_affected() == 1 {
+                            sqlx::query("update robots set status = 'busy', last_heartbeat_at = $2 where id = $1")
+                                .bind(robot)
+                                .bind(now)
+                                .execute(&mut *tx)
+                                .await
+                                .map_err(StoreError::from_sqlx)?;
+                        }
+                    }
+                    tx.commit().await.map_err(StoreError::from_sqlx)?;
+                    next
+                };
+                match claimed {
+                    Some(id) => self.job(&id).await,
+                    None => Ok(None),
+                }
+            }
+
+            async fn job_progress(
+                &self,
+                robot: &str,
+                job: &str,
+                message: Option<&str>,
+                until: chrono::DateTime<chrono::Utc>,
+            ) -> Result<$crate::store::Job, $crate::store::StoreError> {
+                use $crate::store::StoreError;
+                let moved = {
+                    let _write = self.write_guard().await;
+                    sqlx::query(
+                        "update jobs set lease_until = $3, message = coalesce($4, message)
+                          where id = $1 and robot_id = $2 and state = 'Running'",
+                    )
+                    .bind(job)
+                    .bind(robot)
+                    .bind(until)
+                    .bind(message)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(StoreError::from_sqlx)?
+                    .rows_affected()
+                };
+                if moved == 0 {
+                    return Err(self.not_running(robot, job).await);
+                }
+                self.job(job)
+                    .await?
+                    .ok_or_else(|| StoreError::NotFound(format!("job {job}")))
+            }
+
+            async fn finish_job(
+                &self,
+                f: $crate::store::JobFinish<'_>,
+            ) -> Result<$crate::store::Job, $crate::store::StoreError> {
+                use $crate::store::waits::answer;
+                use $crate::store::StoreError;
+                {
+                    let _write = self.write_guard().await;
+                    let mut tx = self.pool.begin_with($begin).await.map_err(StoreError::from_sqlx)?;
+                    let current: Option<(Option<String>, i32, i32)> = sqlx::query_as(concat!(
+                        "select callback_hash, retried_count, max_retries from jobs
+                          where id = $1 and robot_id = $2 and state = 'Running' ",
+                        $for_update
+                    ))
+                    .bind(f.job)
+                    .bind(f.robot)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(StoreError::from_sqlx)?;
+                    let Some((callback, retried, max_retries)) = current else {
+                        drop(tx);
+                        return Err(self.not_running(f.robot, f.job).await);
+                    };
+                    let retry = !f.succeeded && retried < max_retries;
+                    let state = if f.succeeded {
+                        "Succeeded"
+                    } else if retry {
+                        "Queued"
+                    } else {
+                        "Failed"
+                    };
+                    sqlx::query(
+                        "update jobs
+                            set state = $2, message = $3, output = $4,
+                                retried_count = retried_count + $5,
+                                robot_id = case when $5 = 1 then null else robot_id end,
+                                lease_until = null,
+                                finished_at = case when $5 = 1 then null else $6 end
+                          where id = $1",
+                    )
+                    .bind(f.job)
+                    .bind(state)
+                    .bind(f.message)
+                    .bind(sqlx::types::Json(f.output))
+                    .bind(i32::from(retry))
+                    .bind(f.now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::from_sqlx)?;
+                    sqlx::query(
+                        "update robots set status = 'ready', last_heartbeat_at = $2 where id = $1",
+                    )
+                    .bind(f.robot)
+                    .bind(f.now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::from_sqlx)?;
+                    if let (Some(hash), false) = (callback, retry) {
+                        let detail = serde_json::json!({
+                            "job": f.job, "robot": f.robot, "output": f.output, "message": f.message,
+                        });
+                        let (status, result) = if f.succeeded {
+                            ("succeeded", answer::completed(detail.clone()))
+                        } else {
+                            ("failed", answer::failed("job_failed", f.message, detail.clone()))
+                        };
+                        // The node may have stopped waiting (cancelled): the job still ends.
+                        Self::end_callback_in(&mut tx, &hash, status, Some(&detail), &result, f.now)
+                            .await?;
+                    }
+                    tx.commit().await.map_err(StoreError::from_sqlx)?;
+                }
+                self.job(f.job)
+                    .await?
+                    .ok_or_else(|| StoreError::NotFound(format!("job {}", f.job)))
+            }
+
+            async fn recover_jobs(
+                &self,
+                now: chrono::DateTime<chrono::Utc>,
+                silent_since: chrono::DateTime<chrono::Utc>,
+            ) -> Result<usize, $crate::store::StoreError> {
+                use $crate::store::waits::answer;
+                use $crate::store::StoreError;
+                let _write = self.write_guard().await;
+                let mut tx = self.pool.begin_with($begin).await.map_err(StoreError::from_sqlx)?;
+                sqlx::query(
+                    "update robots set status = 'disconnected'
+                      where status <> 'disconnected'
+                        and (last_heartbeat_at is null or last_heartbeat_at < $1)",
+                )
+                .bind(silent_since)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::from_sqlx)?;
+                let lost: Vec<(String, Option<String>, i32, Option<String>)> =
+                    sqlx::query_as(concat!(
+                        "select id, robot_id, requeued, callback_hash from jobs
+                          where state = 'Running' and lease_until < $1
+                          order by id limit 100 ",
+                        $skip_locked
+                    ))
+                    .bind(now)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(StoreError::from_sqlx)?;
+                for (id, robot, requeued, callback) in &lost {
+                    if *requeued == 0 {
+                        sqlx::query(
+                            "update jobs set state = 'Queued', requeued = 1, lost_by = robot_id,
+                                    robot_id = null, lease_until = null,
+                                    message = 'its robot stopped answering; queued again'
+                              where id = $1",
+                        )
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(StoreError::from_sqlx)?;
+                        continue;
+                    }
+                    let message = "its robot stopped answering a second time";
+                    sqlx::query(
+                        "update jobs set state = 'Failed', lease_until = null, finished_at = $2,
+                                message = $3
+                          where id = $1",
+                    )
+                    .bind(id)
+                    .bind(now)
+                    .bind(message)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::from_sqlx)?;
+                    if let Some(hash) = callback {
+                        let detail = serde_json::json!({"job": id, "robot": robot});
+                        let result = answer::failed("job_lost", message, detail.clone());
+                        Self::end_callback_in(&mut tx, hash, "failed", Some(&detail), &result, now)
+                            .await?;
+                    }
+                }
+                tx.commit().await.map_err(StoreError::from_sqlx)?;
+                Ok(lost.len())
+            }
+        }
+
+        impl $store {
+            async fn robot_where(
+                &self,
+                condition: &str,
+                value: &str,
+            ) -> Result<Option<$crate::store::Robot>, $crate::store::StoreError> {
+                let row: Option<$crate::store::sql_workers::RobotRow> = sqlx::query_as(&format!(
+                    "select {} from robots where {condition}",
+                    $crate::store::sql_workers::ROBOT_COLUMNS
+                ))
+                .bind(value)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err($crate::store::StoreError::from_sqlx)?;
+                Ok(row.map(Into::into))
+            }
+
+            /// Why a robot may not report on a job: it does not exist, or it is not running on
+            /// this robot (any more).
+            async fn not_running(&self, robot: &str, job: &str) -> $crate::store::StoreError {
+                match $crate::store::WorkerStore::job(self, job).await {
+                    Ok(Some(j)) if j.robot_id.as_deref() == Some(robot) || j.robot_id.is_none() => {
+                        $crate::store::StoreError::Conflict(format!(
+                            "job {job} is {} and no longer this robot's",
+                            j.state
+                        ))
+                    }
+                    Ok(Some(j)) => $crate::store::StoreError::Conflict(format!(
+                        "job {job} is {} on another robot",
+                        j.state
+                    )),
+                    Ok(None) => $crate::store::StoreError::NotFound(format!("job {job}")),
+                    Err(e) => e,
+                }
+            }
+
+            /// Queues a job inside a transaction (a `job` node's, with its waiting run).
+            pub(crate) async fn insert_job_in(
+                tx: &mut sqlx::Transaction<'_, <Self as $crate::store::sql_backend::Backend>::Db>,
+                job: &$crate::store::NewJob,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<(), $crate::store::StoreError> {
+                sqlx::query(
+                    "insert into jobs (id, deployment_id, queue_id, instance_id, node_id,
+                            callback_hash, arguments, priority, max_retries, state, created_at)
+                     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'Queued', $10)",
+                )
+                .bind(&job.id)
+                .bind(&job.deployment_id)
+                .bind(&job.queue_id)
+                .bind(job.instance_id.map(|i| i.0))
+                .bind(job.node_id.as_deref())
+                .bind(job.callback_hash.as_deref())
+                .bind(sqlx::types::Json(&job.arguments))
+                .bind(job.priority)
+                .bind(job.max_retries)
+                .bind(now)
+                .execute(&mut **tx)
+                .await
+                .map_err($crate::store::StoreError::from_sqlx)?;
+                Ok(())
+            }
+        }
+    };
+}
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::types::Json;
+
+use crate::store::rows::format_time;
+use crate::store::{Deployment, Job, Queue, Robot, StoreError, TriggerPolicy};
+
+/// A unique-constraint failure as a `Conflict` naming what is taken.
+pub(crate) fn unique(err: sqlx::Error, what: &str) -> StoreError {
+    match &err {
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            StoreError::Conflict(format!("the {what} is taken"))
+        }
+        sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+            StoreError::NotFound("queue".into())
+        }
+        _ => StoreError::from_sqlx(err),
+    }
+}
+
+pub(crate) const QUEUES: &str = "select q.id, q.name, q.description, q.created_by, q.created_at,
+        q.updated_at, (select count(*) from robots r where r.queue_id = q.id) as robot_count
+   from queues q";
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct QueueRow {
+    id: String,
+    name: String,
+    description: String,
+    created_by: String,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    robot_count: i64,
+}
+
+impl From<QueueRow> for Queue {
+    fn from(r: QueueRow) -> Self {
+        Queue {
+            id: r.id,
+            name: r.name,
+            description: r.description,
+            robot_count: r.robot_count,
+            created_by: r.created_by,
+            created_at: format_time(r.created_at),
+            updated_at: format_time(r.updated_at),
+        }
+    }
+}
+
+pub(crate) const ROBOT_COLUMNS: &str =
+    "id, name, description, queue_id, status, sdk_version, last_heartbeat_at, created_at";
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct RobotRow {
+    id: String,
+    name: String,
+    description: String,
+    queue_id: Option<String>,
+    status: String,
+    sdk_version: String,
+    last_heartbeat_at: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+}
+
+impl From<RobotRow> for Robot {
+    fn from(r: RobotRow) -> Self {
+        Robot {
+            id: r.id,
+            name: r.name,
+            description: r.description,
+            queue_id: r.queue_id,
+            status: r.status,
+            sdk_version: r.sdk_version,
+            last_heartbeat_at: r.last_heartbeat_at.map(format_time),
+            created_at: format_time(r.created_at),
+        }
+    }
+}
+
+pub(crate) const DEPLOYMENT_COLUMNS: &str = "id, name, description, package_name, package_version,
+        queue_id, arguments, priority, max_retries, trigger_policy, created_by, created_at,
+        updated_at";
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct DeploymentRow {
+    id: String,
+    name: String,
+    description: String,
+    package_name: String,
+    package_version: String,
+    queue_id: String,
+    arguments: Json<Value>,
+    priority: i32,
+    max_retries: i32,
+    trigger_policy: String,
+    created_by: String,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl TryFrom<DeploymentRow> for Deployment {
+    type Error = StoreError;
+
+    fn try_from(r: DeploymentRow) -> Result<Self, StoreError> {
+        Ok(Deployment {
+            trigger_policy: TriggerPolicy::parse(&r.trigger_policy).ok_or_else(|| {
+                StoreError::Corrupt(format!("deployment {}: trigger policy", r.id))
+            })?,
+            id: r.id,
+            name: r.name,
+            description: r.description,
+            package_name: r.package_name,
+            package_version: r.package_version,
+            queue_id: r.queue_id,
+            arguments: r.arguments.0,
+            priority: r.priority,
+            max_retries: r.max_retries,
+            created_by: r.created_by,
+            created_at: format_time(r.created_at),
+            updated_at: format_time(r.updated_at),
+        })
+    }
+}
+
+pub(crate) const JOB_COLUMNS: &str = "id, deployment_id, queue_id, instance_id, node_id,
+        arguments, priority, max_retries, retried_count, state, robot_id, requeued, message,
+        output, started_at, finished_at, created_at";
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct JobRow {
+    id: String,
+    deployment_id: String,
+    queue_id: String,
+    instance_id: Option<i64>,
+    node_id: Option<String>,
+    arguments: Json<Value>,
+    priority: i32,
+    max_retries: i32,
+    retried_count: i32,
+    state: String,
+    robot_id: Option<String>,
+    requeued: i32,
+    message: String,
+    output: Option<Json<Value>>,
+    started_at: Option<DateTime<Utc>>,
+    finished_at: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+}
+
+impl TryFrom<JobRow> for Job {
+    type Error = StoreError;
+
+    fn try_from(r: JobRow) -> Result<Self, StoreError> {
+        Ok(Job {
+            id: r.id,
+            deployment_id: r.deployment_id,
+            queue_id: r.queue_id,
+            instance_id: r.instance_id.map(|i| i.to_string()),
+            node_id: r.node_id,
+            arguments: r.arguments.0,
+            priority: r.priority,
+            max_retries: r.max_retries,
+            retried_count: r.retried_count,
+            state: r.state,
+            robot_id: r.robot_id,
+            requeued: r.requeued != 0,
+            message: r.message,
+            output: r.output.map(|o| o.0),
+            started_at: r.started_at.map(format_time),
+            finished_at: r.finished_at.map(format_time),
+            created_at: format_time(r.created_at),
+        })
+    }
+}
