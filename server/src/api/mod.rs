@@ -14,6 +14,7 @@ mod tasks;
 mod tenants;
 mod triggers;
 mod users;
+mod workers;
 
 use std::sync::Arc;
 
@@ -57,6 +58,7 @@ pub struct ApiState {
          (name = "instances", description = "running workflows"),
          (name = "people", description = "users, for administrators"),
          (name = "tasks", description = "the approval inbox, and finishing callbacks"),
+         (name = "robots", description = "queues, robots, deployments and jobs; the worker protocol robots use"),
          (name = "tenants", description = "companies and their department trees"))
 )]
 struct ApiDoc;
@@ -88,6 +90,10 @@ fn public_routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(auth::token))
         .routes(routes!(tasks::finish_callback))
         .routes(routes!(triggers::hook))
+        // Robots sign in with their own tokens (see `workers::Worker`).
+        .routes(routes!(workers::heartbeat))
+        .routes(routes!(workers::claim))
+        .routes(routes!(workers::report))
 }
 
 fn protected_routes() -> OpenApiRouter<ApiState> {
@@ -121,6 +127,11 @@ fn protected_routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(users::update))
         .routes(routes!(groups::create, groups::list))
         .routes(routes!(groups::read, groups::update, groups::delete))
+        .routes(routes!(workers::create_queue, workers::queues))
+        .routes(routes!(workers::create_robot, workers::robots))
+        .routes(routes!(workers::create_deployment, workers::deployments))
+        .routes(routes!(workers::execute))
+        .routes(routes!(workers::jobs))
         .routes(routes!(tenants::create_company, tenants::list_companies))
         .routes(routes!(
             tenants::department_tree,

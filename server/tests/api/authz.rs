@@ -143,6 +143,28 @@ async fn every_route_for_every_role_on_own_and_others_objects() {
     let start_body = |key: &str| json!({"definition_key": key, "input": {"who": "z"}});
     let default_grants = json!({"grants": [{"role": "designer", "permission": "MGMT"},
                                            {"role": "operator", "permission": "USE"}]});
+    // A queue and a deployment on it, for the robots routes.
+    let (_, queue) = app
+        .call(
+            Method::POST,
+            "/api/v1/queues",
+            Some(&admin),
+            Some(json!({"name": "authz-q"})),
+        )
+        .await;
+    let queue_id = queue["id"].as_str().expect("queue").to_string();
+    let (status, _) = app
+        .call(
+            Method::POST,
+            "/api/v1/deployments",
+            Some(&admin),
+            Some(
+                json!({"name": "authz-d", "package_name": "p", "package_version": "1",
+                        "queue_id": queue_id}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 201);
     type Row = (Method, String, Option<Value>, [Expect; 4]);
     let rows: Vec<Row> = vec![
         (Method::GET, "/api/v1/me".into(), None, [Ok, Ok, Ok, Ok]),
@@ -419,6 +441,46 @@ async fn every_route_for_every_role_on_own_and_others_objects() {
             [Ok, Hidden, Hidden, Hidden],
         ),
         (Method::GET, "/api/v1/groups".into(), None, [Ok, Ok, Ok, Ok]),
+        (Method::GET, "/api/v1/queues".into(), None, [Ok, Ok, Ok, Ok]),
+        (
+            Method::POST,
+            "/api/v1/queues".into(),
+            Some(json!({"name": "night"})),
+            [Ok, Forbidden, Forbidden, Forbidden],
+        ),
+        (Method::GET, "/api/v1/robots".into(), None, [Ok, Ok, Ok, Ok]),
+        (
+            Method::POST,
+            "/api/v1/robots".into(),
+            Some(json!({"name": "night-robot"})),
+            [Ok, Forbidden, Forbidden, Forbidden],
+        ),
+        (
+            Method::GET,
+            "/api/v1/deployments".into(),
+            None,
+            [Ok, Ok, Ok, Ok],
+        ),
+        (
+            Method::POST,
+            "/api/v1/deployments".into(),
+            Some(
+                json!({"name": "d2", "package_name": "p", "package_version": "1", "queue_id": queue_id}),
+            ),
+            [Ok, Forbidden, Forbidden, Forbidden],
+        ),
+        (
+            Method::GET,
+            "/api/v1/jobs".into(),
+            None,
+            [Ok, Forbidden, Ok, Forbidden],
+        ),
+        (
+            Method::POST,
+            "/api/v1/deployments/authz-d/execute".into(),
+            None,
+            [Ok, Forbidden, Ok, Forbidden],
+        ),
         (
             Method::POST,
             "/api/v1/groups".into(),

@@ -12,6 +12,7 @@ mod node_inst;
 mod preview;
 mod rest;
 mod rill;
+mod robots;
 mod scheduler;
 mod scopes;
 mod shell;

@@ -511,6 +511,17 @@ async fn every_route_is_in_the_openapi_document_and_answers() {
         ("/groups/{name}", "get"),
         ("/groups/{name}", "patch"),
         ("/groups/{name}", "delete"),
+        ("/workers/heartbeat", "post"),
+        ("/workers/jobs/claim", "post"),
+        ("/workers/jobs/{id}/{outcome}", "post"),
+        ("/queues", "post"),
+        ("/queues", "get"),
+        ("/robots", "post"),
+        ("/robots", "get"),
+        ("/deployments", "post"),
+        ("/deployments", "get"),
+        ("/deployments/{id}/execute", "post"),
+        ("/jobs", "get"),
         ("/tasks", "get"),
         ("/tasks/{id}", "get"),
         ("/tasks/{id}/claim", "post"),
@@ -554,6 +565,7 @@ async fn every_route_is_in_the_openapi_document_and_answers() {
             .replace("{node}", "n")
             .replace("{user_id}", "1")
             .replace("{name}", "nope")
+            .replace("{outcome}", "progress")
             .replace(
                 "{operation}",
                 if path.contains("nodes") {
