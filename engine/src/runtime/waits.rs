@@ -364,7 +364,8 @@ async fn job(
             return Ok(Err(NodeError::new(
                 "no_robot",
                 format!(
-                    "no robot of the deployment's queue is free, and its trigger policy is SkipWhenNoResource"
+                    "no robot of queue {} is free, and the trigger policy is SkipWhenNoResource",
+                    deployment.queue_id
                 ),
             )));
         }
