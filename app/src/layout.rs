@@ -75,6 +75,7 @@ pub fn Layout(children: Children) -> impl IntoView {
                                                     })
                                             }}
                                         </A>
+                                        <A href="/robots">{i18n.t(crate::robots::RKey::NavRobots)}</A>
                                     }
                                 })
                         }}

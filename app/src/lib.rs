@@ -12,6 +12,7 @@ pub mod inbox;
 mod layout;
 pub mod monitor;
 mod pages;
+pub mod robots;
 pub mod run;
 pub mod workflows;
 
@@ -23,8 +24,8 @@ use leptos_router::path;
 use crate::i18n::{provide_i18n, Locale};
 use crate::layout::Layout;
 use crate::pages::{
-    DesignPage, InboxPage, InstancesPage, MonitorPage, NotFound, Overview, RunPage, SignInPage,
-    TaskPage, WorkflowsPage,
+    DesignPage, InboxPage, InstancesPage, MonitorPage, NotFound, Overview, RobotsPage, RunPage,
+    SignInPage, TaskPage, WorkflowsPage,
 };
 
 /// The HTML document around the app, rendered on the server only.
@@ -68,6 +69,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/instances/:id") view=MonitorPage />
                     <Route path=path!("/inbox") view=InboxPage />
                     <Route path=path!("/inbox/:id") view=TaskPage />
+                    <Route path=path!("/robots") view=RobotsPage />
                 </Routes>
             </Layout>
         </Router>

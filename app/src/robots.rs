@@ -1,0 +1,255 @@
+//! Server function of the Robots page: queues, robots with their status, and the latest jobs.
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::api::AppError;
+
+/// Jobs the page shows, newest first.
+pub const JOBS_SHOWN: i64 = 20;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QueueView {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub robot_count: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RobotView {
+    pub id: String,
+    pub name: String,
+    pub queue: String,
+    /// `ready`, `busy` or `disconnected`.
+    pub status: String,
+    pub sdk_version: String,
+    pub last_heartbeat_at: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobView {
+    pub id: String,
+    pub deployment: String,
+    /// `Queued`, `Running`, `Succeeded`, `Failed` or `Cancelled`.
+    pub state: String,
+    pub robot: String,
+    pub instance_id: Option<String>,
+    pub node_id: Option<String>,
+    pub priority: i32,
+    pub message: String,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RobotsOverview {
+    pub queues: Vec<QueueView>,
+    pub robots: Vec<RobotView>,
+    /// `None` for people who may not see jobs (only admins and operators may).
+    pub jobs: Option<Vec<JobView>>,
+    pub jobs_total: i64,
+}
+
+/// Queues, robots and the latest jobs, for anyone signed in (jobs for admins and operators).
+#[server(prefix = "/rpc", endpoint = "robots")]
+pub async fn load_robots() -> Result<RobotsOverview, AppError> {
+    use std::collections::HashMap;
+
+    use engine::people::Role;
+    use engine::store::JobQuery;
+
+    let user = crate::api::ssr::user()?;
+    let store = crate::api::ssr::store()?;
+    let unavailable = |err: engine::store::StoreError| {
+        tracing::warn!(error = %err, "robots page query failed");
+        AppError::DatabaseUnavailable
+    };
+    let queues = store.queues().await.map_err(unavailable)?;
+    let names: HashMap<String, String> = queues
+        .iter()
+        .map(|q| (q.id.clone(), q.name.clone()))
+        .collect();
+    let robots = store.robots(None).await.map_err(unavailable)?;
+    let robot_names: HashMap<String, String> = robots
+        .iter()
+        .map(|r| (r.id.clone(), r.name.clone()))
+        .collect();
+    let (jobs, jobs_total) = if user.is_admin() || user.has(Role::Operator) {
+        let deployments: HashMap<String, String> = store
+            .deployments()
+            .await
+            .map_err(unavailable)?
+            .into_iter()
+            .map(|d| (d.id, d.name))
+            .collect();
+        let page = store
+            .jobs(&JobQuery {
+                limit: JOBS_SHOWN,
+                ..JobQuery::default()
+            })
+            .await
+            .map_err(unavailable)?;
+        let jobs = page
+            .items
+            .into_iter()
+            .map(|j| JobView {
+                deployment: deployments
+                    .get(&j.deployment_id)
+                    .cloned()
+                    .unwrap_or(j.deployment_id),
+                robot: j
+                    .robot_id
+                    .as_ref()
+                    .and_then(|r| robot_names.get(r).cloned())
+                    .unwrap_or_default(),
+                id: j.id,
+                state: j.state,
+                instance_id: j.instance_id,
+                node_id: j.node_id,
+                priority: j.priority,
+                message: j.message,
+                created_at: j.created_at,
+            })
+            .collect();
+        (Some(jobs), page.total)
+    } else {
+        (None, 0)
+    };
+    Ok(RobotsOverview {
+        robots: robots
+            .into_iter()
+            .map(|r| RobotView {
+                queue: r
+                    .queue_id
+                    .as_ref()
+                    .and_then(|q| names.get(q).cloned())
+                    .unwrap_or_default(),
+                id: r.id,
+                name: r.name,
+                status: r.status,
+                sdk_version: r.sdk_version,
+                last_heartbeat_at: r.last_heartbeat_at,
+            })
+            .collect(),
+        queues: queues
+            .into_iter()
+            .map(|q| QueueView {
+                id: q.id,
+                name: q.name,
+                description: q.description,
+                robot_count: q.robot_count,
+            })
+            .collect(),
+        jobs,
+        jobs_total,
+    })
+}
+
+/// The Robots page's texts, in English and Chinese (the rest of the UI's are in
+/// [`crate::i18n::Key`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RKey {
+    NavRobots,
+    Title,
+    Blurb,
+    Queues,
+    Robots,
+    LatestJobs,
+    Name,
+    Queue,
+    RobotCount,
+    Description,
+    Status,
+    LastSeen,
+    Sdk,
+    Never,
+    Job,
+    Deployment,
+    State,
+    Robot,
+    Instance,
+    Priority,
+    Created,
+    Message,
+    NoQueues,
+    NoRobots,
+    NoJobs,
+    JobsHidden,
+    Ready,
+    Busy,
+    Disconnected,
+    Queued,
+    Running,
+    Succeeded,
+    Failed,
+    Cancelled,
+    ShowingJobs,
+}
+
+impl crate::i18n::Phrase for RKey {
+    fn pair(self) -> (&'static str, &'static str) {
+        match self {
+            RKey::NavRobots => ("Robots", "机器人"),
+            RKey::Title => ("Robots", "机器人"),
+            RKey::Blurb => (
+                "Robots are workers that run the jobs of job nodes. Their status updates by itself while this page is open.",
+                "机器人是运行作业节点之作业的执行者。页面打开期间，状态会自动刷新。",
+            ),
+            RKey::Queues => ("Queues", "机器人组"),
+            RKey::Robots => ("Robots", "机器人"),
+            RKey::LatestJobs => ("Latest jobs", "最近的作业"),
+            RKey::Name => ("Name", "名称"),
+            RKey::Queue => ("Queue", "机器人组"),
+            RKey::RobotCount => ("Robots", "机器人数"),
+            RKey::Description => ("Description", "描述"),
+            RKey::Status => ("Status", "状态"),
+            RKey::LastSeen => ("Last heartbeat", "最后心跳"),
+            RKey::Sdk => ("SDK", "SDK"),
+            RKey::Never => ("never", "从未"),
+            RKey::Job => ("Job", "作业"),
+            RKey::Deployment => ("Deployment", "流程部署"),
+            RKey::State => ("State", "状态"),
+            RKey::Robot => ("Robot", "机器人"),
+            RKey::Instance => ("Instance", "实例"),
+            RKey::Priority => ("Priority", "优先级"),
+            RKey::Created => ("Queued at", "创建时间"),
+            RKey::Message => ("Message", "信息"),
+            RKey::NoQueues => (
+                "No queues yet. An administrator creates them with POST /api/v1/queues.",
+                "还没有机器人组。管理员可通过 POST /api/v1/queues 创建。",
+            ),
+            RKey::NoRobots => (
+                "No robots yet. An administrator creates them with POST /api/v1/robots.",
+                "还没有机器人。管理员可通过 POST /api/v1/robots 创建。",
+            ),
+            RKey::NoJobs => ("No jobs yet.", "还没有作业。"),
+            RKey::JobsHidden => (
+                "Jobs are shown to operators and administrators.",
+                "作业仅对操作员和管理员可见。",
+            ),
+            RKey::Ready => ("Ready", "空闲"),
+            RKey::Busy => ("Busy", "忙碌"),
+            RKey::Disconnected => ("Disconnected", "已断开"),
+            RKey::Queued => ("Queued", "排队中"),
+            RKey::Running => ("Running", "运行中"),
+            RKey::Succeeded => ("Succeeded", "成功"),
+            RKey::Failed => ("Failed", "失败"),
+            RKey::Cancelled => ("Cancelled", "已取消"),
+            RKey::ShowingJobs => ("Newest {shown} of {total}", "最新 {shown} 个，共 {total} 个"),
+        }
+    }
+}
+
+/// A robot's status or a job's state as the text key its badge shows.
+pub fn state_key(state: &str) -> RKey {
+    match state {
+        "ready" => RKey::Ready,
+        "busy" => RKey::Busy,
+        "Queued" => RKey::Queued,
+        "Running" => RKey::Running,
+        "Succeeded" => RKey::Succeeded,
+        "Failed" => RKey::Failed,
+        "Cancelled" => RKey::Cancelled,
+        _ => RKey::Disconnected,
+    }
+}
