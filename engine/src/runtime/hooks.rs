@@ -11,7 +11,7 @@ use chrono::Utc;
 use serde_json::{json, Value};
 
 use super::executors::Call;
-use super::Inner;
+use super::{Inner, Runtime};
 use crate::definition::{Http, Node, NodeKind};
 use crate::id::Id;
 use crate::instance::InstanceRecord;
@@ -117,5 +117,24 @@ fn retry(hook: &Hook, error: String) -> HookOutcome {
     HookOutcome::Retry {
         error,
         at: Utc::now() + chrono::Duration::seconds(wait),
+    }
+}
+
+impl Runtime {
+    /// Asks for a POST to `url` once instance `id` has ended, its body shaped by `format`
+    /// (see the module). The URL must be one http nodes may call; it is checked when sent.
+    pub async fn add_hook(&self, id: Id, url: &str, format: &str) -> Result<(), StoreError> {
+        add(&self.inner, id, url, format).await
+    }
+
+    /// Sends the instance hooks that are due; returns how many were delivered.
+    pub async fn deliver_hooks(&self) -> usize {
+        match deliver(&self.inner).await {
+            Ok(n) => n,
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot send instance hooks");
+                0
+            }
+        }
     }
 }

@@ -13,6 +13,7 @@ mod foreach;
 pub mod hooks;
 pub mod mapping;
 mod plan;
+mod robots;
 pub mod route;
 mod step;
 mod triggers;
@@ -418,46 +419,6 @@ impl Runtime {
             }
             Err(err) => {
                 tracing::warn!(error = %err, "cannot end due tasks and callbacks");
-                0
-            }
-        }
-    }
-
-    /// Asks for a POST to `url` once instance `id` has ended, its body shaped by `format`
-    /// (see [`hooks`]). The URL must be one http nodes may call; it is checked when sent.
-    pub async fn add_hook(&self, id: Id, url: &str, format: &str) -> Result<(), StoreError> {
-        hooks::add(&self.inner, id, url, format).await
-    }
-
-    /// How long a worker — a server process, or a robot with a job — owns work it took.
-    pub fn lease(&self) -> Duration {
-        self.inner.config.lease
-    }
-
-    /// Marks robots silent for a lease disconnected and takes back their lapsed jobs (queued
-    /// again once, then failed; see `store::workers`). Returns how many were taken back.
-    pub async fn recover_jobs(&self) -> usize {
-        let now = chrono::Utc::now();
-        let lease = chrono::Duration::from_std(self.inner.config.lease).unwrap_or_default();
-        match self.inner.store.recover_jobs(now, now - lease).await {
-            Ok(0) => 0,
-            Ok(n) => {
-                self.inner.wake.notify_one();
-                n
-            }
-            Err(err) => {
-                tracing::warn!(error = %err, "cannot take back the jobs of silent robots");
-                0
-            }
-        }
-    }
-
-    /// Sends the instance hooks that are due; returns how many were delivered.
-    pub async fn deliver_hooks(&self) -> usize {
-        match hooks::deliver(&self.inner).await {
-            Ok(n) => n,
-            Err(err) => {
-                tracing::warn!(error = %err, "cannot send instance hooks");
                 0
             }
         }

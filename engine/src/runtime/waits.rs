@@ -13,14 +13,14 @@ use super::executors::{Call, NodeError};
 use super::plan::node_input;
 use super::step::{base, commit, run_with};
 use super::{foreach, Inner};
-use crate::definition::template::{render, render_value};
+use crate::definition::template::render;
 use crate::definition::{Callback, Http, Located, NodeKind};
 use crate::id::Id;
 use crate::instance::{InstanceStatus, NodeRunStatus, Trigger};
 use crate::people::{new_token, token_hash};
 use crate::store::{
     FinishedRun, NewCallback, NewChild, NewEvent, NewJob, NewTask, NewWait, NextItem, RunStart,
-    StoreError, TriggerPolicy, WorkItem,
+    StoreError, WorkItem,
 };
 use crate::task::DEFAULT_OUTCOMES;
 
@@ -119,7 +119,7 @@ pub(super) async fn begin(
                 job: None,
             })
         }
-        NodeKind::Job(spec) => match job(inner, item, node, spec, &scope).await? {
+        NodeKind::Job(spec) => match super::robots::job(inner, item, node, spec, &scope).await? {
             Ok(new_job) => {
                 let token = new_token();
                 NewWait::Callback(NewCallback {
@@ -328,70 +328,4 @@ pub(super) fn answer(input: Value) -> Result<Value, NodeError> {
 
 fn to_chrono(duration: crate::definition::Duration) -> chrono::Duration {
     chrono::Duration::milliseconds(duration.as_std().as_millis() as i64)
-}
-
-/// The job a `job` node queues: its deployment's, with the node's arguments (templates over
-/// `input` and `context`) over the deployment's, and the node's priority and retries when it
-/// sets them. The node fails at once when the deployment is unknown, or when its trigger policy
-/// is `SkipWhenNoResource` and no robot of the queue is ready.
-async fn job(
-    inner: &Inner,
-    item: &WorkItem,
-    node: &crate::definition::Node,
-    spec: &crate::definition::Job,
-    scope: &Value,
-) -> Result<Result<NewJob, NodeError>, StoreError> {
-    let name = render(spec.deployment.as_deref().unwrap_or_default(), scope);
-    let Some(deployment) = inner.store.deployment(&name).await? else {
-        return Ok(Err(NodeError::new(
-            "no_deployment",
-            format!("there is no deployment `{name}`"),
-        )));
-    };
-    let policy = spec
-        .trigger_policy
-        .as_deref()
-        .and_then(TriggerPolicy::parse)
-        .unwrap_or(deployment.trigger_policy);
-    if policy == TriggerPolicy::SkipWhenNoResource {
-        let since = Utc::now() - to_chrono_std(inner.config.lease);
-        if inner
-            .store
-            .ready_robots(&deployment.queue_id, since)
-            .await?
-            == 0
-        {
-            return Ok(Err(NodeError::new(
-                "no_robot",
-                format!(
-                    "no robot of queue {} is free, and the trigger policy is SkipWhenNoResource",
-                    deployment.queue_id
-                ),
-            )));
-        }
-    }
-    let mut arguments = deployment.arguments.clone();
-    if let (Value::Object(map), Some(Value::Object(more))) = (
-        &mut arguments,
-        spec.arguments.as_ref().map(|a| render_value(a, scope)),
-    ) {
-        map.extend(more);
-    }
-    Ok(Ok(NewJob {
-        id: crate::people::new_uuid(),
-        deployment_id: deployment.id,
-        queue_id: deployment.queue_id,
-        instance_id: Some(item.instance_id),
-        node_id: Some(node.id.clone()),
-        callback_hash: None,
-        arguments,
-        priority: spec.priority.map_or(deployment.priority, |p| p as i32),
-        max_retries: spec
-            .max_retries
-            .map_or(deployment.max_retries, |r| r as i32),
-    }))
-}
-
-fn to_chrono_std(d: std::time::Duration) -> chrono::Duration {
-    chrono::Duration::from_std(d).unwrap_or_default()
 }

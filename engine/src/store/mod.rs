@@ -47,6 +47,7 @@ mod throttle;
 mod triggers;
 mod url;
 pub mod waits;
+mod worker_rows;
 mod workers;
 
 use std::sync::Arc;

@@ -6,6 +6,7 @@ mod authz;
 mod crash;
 mod cron;
 mod designer;
+mod documented;
 mod helpers;
 mod modes;
 mod node_inst;
