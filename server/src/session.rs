@@ -144,9 +144,17 @@ fn is_public(path: &str) -> bool {
 /// The REST surfaces (the native API and the compatibility surfaces) answer for themselves:
 /// bearer tokens, and their own refusals instead of the sign-in page.
 fn is_api(path: &str) -> bool {
-    ["/api/", "/platform/", "/activiti/", "/flow/", "/2/flow/"]
-        .iter()
-        .any(|prefix| path.starts_with(prefix))
+    [
+        "/api/",
+        "/platform/",
+        "/activiti/",
+        "/flow/",
+        "/2/flow/",
+        "/openapi/",
+        "/connect/",
+    ]
+    .iter()
+    .any(|prefix| path.starts_with(prefix))
 }
 
 /// A state-changing request made by another site's page: refused.

@@ -247,6 +247,8 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::compat::node_inst::router(state.api.clone()))
         .nest_service("/flow", crate::compat::rill::router(state.api.clone()))
         .nest_service("/2/flow", crate::compat::rill::router(state.api.clone()))
+        .merge(crate::compat::encoo::token_router(state.api.clone()))
+        .nest_service("/openapi", crate::compat::encoo::router(state.api.clone()))
         .leptos_routes_with_context(&state, routes, provide.clone(), move || {
             shell(leptos_options.clone())
         })

@@ -28,7 +28,7 @@ pub struct TokenRequest {
 }
 
 /// The token request, as JSON or as an OAuth2 form (`application/x-www-form-urlencoded`).
-pub struct TokenBody(TokenRequest);
+pub struct TokenBody(pub TokenRequest);
 
 impl<S: Send + Sync> FromRequest<S> for TokenBody {
     type Rejection = ApiError;
@@ -77,18 +77,34 @@ pub async fn token(
     ClientAddr(address): ClientAddr,
     TokenBody(request): TokenBody,
 ) -> ApiResult<Response> {
+    let pair = grant(&api, &address, request).await?;
+    // Tokens are not to be cached anywhere on the way.
+    Ok((
+        [(axum::http::header::CACHE_CONTROL, "no-store")],
+        Json(pair),
+    )
+        .into_response())
+}
+
+/// The grant a token request asks for, from `address` (rate-limited per address; failed
+/// sign-ins throttled): what the native token endpoint and the Encoo surface's both answer.
+pub async fn grant(
+    api: &ApiState,
+    address: &str,
+    request: TokenRequest,
+) -> ApiResult<engine::service::TokenPair> {
     api.limiter.check(&format!("addr:{address}"))?;
     let required = |value: Option<String>, field: &'static str| {
         value
             .filter(|v| !v.is_empty())
             .ok_or_else(|| ApiError::bad_request(field, format!("`{field}` is required")))
     };
-    let pair = match request.grant_type.as_str() {
+    Ok(match request.grant_type.as_str() {
         "password" => {
             let username = required(request.username, "username")?;
             let password = required(request.password, "password")?;
             api.access
-                .password_grant(&username, &password, &address)
+                .password_grant(&username, &password, address)
                 .await?
         }
         "refresh_token" => {
@@ -103,13 +119,7 @@ pub async fn token(
             )
             .field("grant_type"))
         }
-    };
-    // Tokens are not to be cached anywhere on the way.
-    Ok((
-        [(axum::http::header::CACHE_CONTROL, "no-store")],
-        Json(pair),
-    )
-        .into_response())
+    })
 }
 
 /// End the sign-in the caller's token belongs to (every token of its family).

@@ -4,6 +4,7 @@
 //! tokens, or the browser session) and the reason a refusal gives.
 
 pub mod activiti;
+pub mod encoo;
 pub mod node_inst;
 pub mod rill;
 pub mod wecube;

@@ -7,6 +7,7 @@ mod crash;
 mod cron;
 mod designer;
 mod documented;
+mod encoo;
 mod helpers;
 mod modes;
 mod node_inst;
