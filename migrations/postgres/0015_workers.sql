@@ -5,6 +5,8 @@ create table queues (
     id text primary key,
     name text not null unique,
     description text not null default '',
+    -- JSON list of strings
+    tags text not null default '[]',
     created_by text not null,
     created_at timestamptz not null,
     updated_at timestamptz not null

@@ -75,8 +75,8 @@ pub use waits::{
     TaskAnswer, WaitStore,
 };
 pub use workers::{
-    Deployment, Job, JobFinish, JobQuery, NewDeployment, NewJob, NewQueue, NewRobot, Queue, Robot,
-    TriggerPolicy, WorkerStore,
+    Deployment, Job, JobFinish, JobQuery, NewDeployment, NewJob, NewQueue, NewRobot, Queue,
+    QueueChange, Robot, TriggerPolicy, WorkerStore,
 };
 
 pub use crate::definition::DefinitionSummary;

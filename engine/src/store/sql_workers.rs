@@ -13,14 +13,16 @@ macro_rules! impl_worker_store {
                 {
                     let _write = self.write_guard().await;
                     sqlx::query(
-                        "insert into queues (id, name, description, created_by, created_at, updated_at)
-                         values ($1, $2, $3, $4, $5, $5)",
+                        "insert into queues (id, name, description, created_by, created_at,
+                                             updated_at, tags)
+                         values ($1, $2, $3, $4, $5, $5, $6)",
                     )
                     .bind(queue.id)
                     .bind(queue.name)
                     .bind(queue.description)
                     .bind(queue.created_by)
                     .bind(now)
+                    .bind(serde_json::to_string(queue.tags).unwrap_or_else(|_| "[]".into()))
                     .execute(&self.pool)
                     .await
                     .map_err(|e| $crate::store::worker_rows::unique(e, "queue name"))?;
@@ -50,6 +52,46 @@ macro_rules! impl_worker_store {
                         .await
                         .map_err($crate::store::StoreError::from_sqlx)?;
                 Ok(row.map(Into::into))
+            }
+
+            async fn update_queue(
+                &self,
+                id: &str,
+                change: $crate::store::QueueChange<'_>,
+            ) -> Result<$crate::store::Queue, $crate::store::StoreError> {
+                use $crate::store::StoreError;
+                {
+                    let _write = self.write_guard().await;
+                    sqlx::query(
+                        "update queues set name = coalesce($2, name),
+                                description = coalesce($3, description),
+                                tags = coalesce($4, tags), updated_at = $5
+                          where id = $1",
+                    )
+                    .bind(id)
+                    .bind(change.name)
+                    .bind(change.description)
+                    .bind(change.tags.map(|t| serde_json::to_string(t).unwrap_or_default()))
+                    .bind($crate::store::rows::now())
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| $crate::store::worker_rows::unique(e, "queue name"))?;
+                }
+                self.queue(id)
+                    .await?
+                    .ok_or_else(|| StoreError::NotFound(format!("queue {id}")))
+            }
+
+            async fn delete_queue(&self, id: &str) -> Result<(), $crate::store::StoreError> {
+                self.delete_unreferenced(
+                    "delete from queues where id = $1
+                        and not exists (select 1 from robots where queue_id = $1)
+                        and not exists (select 1 from deployments where queue_id = $1)",
+                    "select count(*) from queues where id = $1",
+                    id,
+                    "the robot group has robots or deployments",
+                )
+                .await
             }
 
             async fn create_robot(
@@ -200,6 +242,52 @@ macro_rules! impl_worker_store {
                 .await
                 .map_err($crate::store::StoreError::from_sqlx)?;
                 row.map(TryInto::try_into).transpose()
+            }
+
+            async fn update_deployment(
+                &self,
+                id: &str,
+                d: $crate::store::NewDeployment<'_>,
+            ) -> Result<$crate::store::Deployment, $crate::store::StoreError> {
+                use $crate::store::StoreError;
+                {
+                    let _write = self.write_guard().await;
+                    sqlx::query(
+                        "update deployments set name = $2, description = $3, package_name = $4,
+                                package_version = $5, queue_id = $6, arguments = $7, priority = $8,
+                                max_retries = $9, trigger_policy = $10, updated_at = $11
+                          where id = $1",
+                    )
+                    .bind(id)
+                    .bind(d.name)
+                    .bind(d.description)
+                    .bind(d.package_name)
+                    .bind(d.package_version)
+                    .bind(d.queue_id)
+                    .bind(sqlx::types::Json(d.arguments))
+                    .bind(d.priority)
+                    .bind(d.max_retries)
+                    .bind(d.trigger_policy.as_str())
+                    .bind($crate::store::rows::now())
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| $crate::store::worker_rows::unique(e, "deployment name"))?;
+                }
+                self.deployment(id)
+                    .await?
+                    .filter(|found| found.id == id)
+                    .ok_or_else(|| StoreError::NotFound(format!("deployment {id}")))
+            }
+
+            async fn delete_deployment(&self, id: &str) -> Result<(), $crate::store::StoreError> {
+                self.delete_unreferenced(
+                    "delete from deployments where id = $1
+                        and not exists (select 1 from jobs where deployment_id = $1)",
+                    "select count(*) from deployments where id = $1",
+                    id,
+                    "the deployment has jobs",
+                )
+                .await
             }
 
             async fn create_job(
@@ -529,6 +617,37 @@ macro_rules! impl_worker_store {
         }
 
         impl $store {
+            /// Runs `delete` (which deletes only what nothing refers to); when it deleted
+            /// nothing, `NotFound` or `Conflict` (`why`), as `count` finds the row or not.
+            async fn delete_unreferenced(
+                &self,
+                delete: &str,
+                count: &str,
+                id: &str,
+                why: &str,
+            ) -> Result<(), $crate::store::StoreError> {
+                use $crate::store::StoreError;
+                let _write = self.write_guard().await;
+                let gone = sqlx::query(delete)
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(StoreError::from_sqlx)?;
+                if gone.rows_affected() > 0 {
+                    return Ok(());
+                }
+                let there: i64 = sqlx::query_scalar(count)
+                    .bind(id)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(StoreError::from_sqlx)?;
+                Err(if there == 0 {
+                    StoreError::NotFound(id.to_string())
+                } else {
+                    StoreError::Conflict(why.to_string())
+                })
+            }
+
             async fn robot_where(
                 &self,
                 condition: &str,

@@ -20,7 +20,8 @@ pub(crate) fn unique(err: sqlx::Error, what: &str) -> StoreError {
     }
 }
 
-pub(crate) const QUEUES: &str = "select q.id, q.name, q.description, q.created_by, q.created_at,
+pub(crate) const QUEUES: &str =
+    "select q.id, q.name, q.description, q.tags, q.created_by, q.created_at,
         q.updated_at, (select count(*) from robots r where r.queue_id = q.id) as robot_count
    from queues q";
 
@@ -29,6 +30,7 @@ pub(crate) struct QueueRow {
     id: String,
     name: String,
     description: String,
+    tags: String,
     created_by: String,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
@@ -41,6 +43,7 @@ impl From<QueueRow> for Queue {
             id: r.id,
             name: r.name,
             description: r.description,
+            tags: serde_json::from_str(&r.tags).unwrap_or_default(),
             robot_count: r.robot_count,
             created_by: r.created_by,
             created_at: format_time(r.created_at),

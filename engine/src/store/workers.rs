@@ -19,6 +19,10 @@ pub trait WorkerStore: Send + Sync {
     async fn create_queue(&self, queue: NewQueue<'_>) -> Result<Queue, StoreError>;
     async fn queues(&self) -> Result<Vec<Queue>, StoreError>;
     async fn queue(&self, id: &str) -> Result<Option<Queue>, StoreError>;
+    /// Changes what is given; `NotFound` for an unknown queue, `Conflict` for a taken name.
+    async fn update_queue(&self, id: &str, change: QueueChange<'_>) -> Result<Queue, StoreError>;
+    /// `Conflict` while robots or deployments are in it; `NotFound` for an unknown queue.
+    async fn delete_queue(&self, id: &str) -> Result<(), StoreError>;
 
     /// `NotFound` for an unknown queue; `Conflict` when the name is taken.
     async fn create_robot(&self, robot: NewRobot<'_>) -> Result<Robot, StoreError>;
@@ -41,6 +45,14 @@ pub trait WorkerStore: Send + Sync {
     async fn deployments(&self) -> Result<Vec<Deployment>, StoreError>;
     /// By id, or else by name.
     async fn deployment(&self, id_or_name: &str) -> Result<Option<Deployment>, StoreError>;
+    /// Replaces the deployment's settings (its id, creator and creation time stay).
+    async fn update_deployment(
+        &self,
+        id: &str,
+        to: NewDeployment<'_>,
+    ) -> Result<Deployment, StoreError>;
+    /// `Conflict` while jobs of it are kept; `NotFound` for an unknown deployment.
+    async fn delete_deployment(&self, id: &str) -> Result<(), StoreError>;
 
     /// Queues a job started on its own (not by a `job` node).
     async fn create_job(&self, job: &NewJob) -> Result<Job, StoreError>;
@@ -89,7 +101,15 @@ pub struct NewQueue<'a> {
     pub id: &'a str,
     pub name: &'a str,
     pub description: &'a str,
+    pub tags: &'a [String],
     pub created_by: &'a str,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct QueueChange<'a> {
+    pub name: Option<&'a str>,
+    pub description: Option<&'a str>,
+    pub tags: Option<&'a [String]>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -97,6 +117,7 @@ pub struct Queue {
     pub id: String,
     pub name: String,
     pub description: String,
+    pub tags: Vec<String>,
     pub robot_count: i64,
     pub created_by: String,
     pub created_at: String,

@@ -24,6 +24,7 @@ async fn queue_with_robots(store: &Arc<dyn Store>, queue: &str, robots: usize) -
             id: queue,
             name: queue,
             description: "",
+            tags: &[],
             created_by: "admin",
         })
         .await

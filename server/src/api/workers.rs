@@ -202,6 +202,7 @@ pub async fn create_queue(
             id: &new_uuid(),
             name: name_of(&body.name)?,
             description: &body.description,
+            tags: &[],
             created_by: &caller.user.username,
         })
         .await?;

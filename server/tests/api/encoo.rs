@@ -368,6 +368,89 @@ async fn encoo_examples_and_flows() {
     assert_eq!(status, 200, "{claimed}");
     assert_eq!(claimed["arguments"], json!({"format": "pdf", "pages": 3}));
 
+    // Robot groups and workflows change and go; what is referenced stays (400).
+    let (status, made) = call(
+        &app,
+        Method::POST,
+        &token,
+        &company,
+        "/openapi/queues/0f8fad5b-d9cb-469f-a165-70867728950e",
+        Some(json!({"Name": "scanners", "Description": "", "Tags": ["floor-2"],
+                    "CompanyId": company, "DepartmentId": null, "CreateBy": null, "CreateByName": "admin"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{made}");
+    assert_eq!(
+        (made["Id"].as_str(), made["Tags"].clone()),
+        (
+            Some("0f8fad5b-d9cb-469f-a165-70867728950e"),
+            json!(["floor-2"])
+        )
+    );
+    let (status, changed) = call(
+        &app,
+        Method::PATCH,
+        &token,
+        &company,
+        "/openapi/queues/0f8fad5b-d9cb-469f-a165-70867728950e",
+        Some(json!({"Name": "scanners-2", "Description": "second floor", "Tags": []})),
+    )
+    .await;
+    assert_eq!(status, 200, "{changed}");
+    assert_eq!(changed["Name"], "scanners-2");
+    let (status, _) = call(
+        &app,
+        Method::DELETE,
+        &token,
+        &company,
+        "/openapi/queues/0f8fad5b-d9cb-469f-a165-70867728950e",
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    let (status, refused) = call(
+        &app,
+        Method::DELETE,
+        &token,
+        &company,
+        &format!("/openapi/queues/{queue_id}"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, refused["Code"].as_u64()),
+        (400, Some(400)),
+        "{refused}"
+    );
+    let (status, patched) = call(
+        &app,
+        Method::PATCH,
+        &token,
+        &company,
+        &format!("/openapi/workflows/{workflow_id}"),
+        Some(json!({"Priority": 100, "PackageVersion": "1.1.0"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{patched}");
+    assert_eq!(
+        (
+            patched["Priority"].as_u64(),
+            patched["PackageVersion"].as_str()
+        ),
+        (Some(100), Some("1.1.0"))
+    );
+    assert_eq!(patched["Name"], "nightly");
+    let (status, _) = call(
+        &app,
+        Method::DELETE,
+        &token,
+        &company,
+        &format!("/openapi/workflows/{workflow_id}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 400, "it has a job");
+
     // Layouts: a published workflow with job nodes.
     app.publish(
         &admin,

@@ -20,21 +20,25 @@
 //! belongs to (administrators: any); the department tree is that company's (else the caller's
 //! first).
 //!
+//! Creating a robot group is `POST /openapi/queues/{queueId}` as the document writes it: the
+//! path's id becomes the new group's (taken: 409). Deleting a group that has robots or workflows,
+//! or a workflow that has jobs, is refused with 400 (the document's "referenced" case); a delete
+//! answers 204.
+//!
 //! Not served yet: packages (upload, the preloaded three-step upload, list, patch, delete),
-//! creating, changing and deleting robot groups, changing and deleting workflows, binding robots
-//! to workflows and the batch upgrade — those answer 404 `{Code, Message}` naming the route.
+//! binding robots to workflows and the batch upgrade — those answer 404 `{Code, Message}` naming
+//! the route.
 
+mod flows;
+mod groups;
 mod views;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Form, Json, Router};
-use engine::people::{new_uuid, Permission, Role};
-use engine::runtime::{Mode, StartRequest};
 use engine::service::Caller;
-use engine::store::{JobQuery, NewDeployment, NewJob, TriggerPolicy};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -51,8 +55,8 @@ impl Shape for Encoo {
     }
 }
 
-type Fail = Refusal<Encoo>;
-type Answer = Result<Json<Value>, Fail>;
+pub(super) type Fail = Refusal<Encoo>;
+pub(super) type Answer = Result<Json<Value>, Fail>;
 
 /// `/connect/token`, open (its credentials are the body).
 pub fn token_router<S: Clone + Send + Sync + 'static>(state: ApiState) -> Router<S> {
@@ -67,16 +71,30 @@ pub fn router(state: ApiState) -> Router {
         .route("/companies/companylist", get(companies))
         .route("/departments/tree", get(departments))
         .route("/companyusers/self", get(me))
-        .route("/queues", get(queues))
-        .route("/queues/{id}", get(queue))
-        .route("/robots", get(robots))
-        .route("/robots/{id}", get(robot))
-        .route("/workflows", get(workflows).post(create_workflow))
-        .route("/workflows/{id}", get(workflow))
-        .route("/workflows/{id}/execute", post(execute_workflow))
-        .route("/workflowlayouts", get(layouts))
-        .route("/workflowlayouts/{id}", get(layout))
-        .route("/workflowlayouts/{id}/execute", post(execute_layout));
+        .route("/queues", get(groups::queues))
+        .route(
+            "/queues/{id}",
+            get(groups::queue)
+                .post(groups::create_queue)
+                .patch(groups::change_queue)
+                .delete(groups::delete_queue),
+        )
+        .route("/robots", get(groups::robots))
+        .route("/robots/{id}", get(groups::robot))
+        .route(
+            "/workflows",
+            get(flows::workflows).post(flows::create_workflow),
+        )
+        .route(
+            "/workflows/{id}",
+            get(flows::workflow)
+                .patch(flows::change_workflow)
+                .delete(flows::delete_workflow),
+        )
+        .route("/workflows/{id}/execute", post(flows::execute_workflow))
+        .route("/workflowlayouts", get(flows::layouts))
+        .route("/workflowlayouts/{id}", get(flows::layout))
+        .route("/workflowlayouts/{id}/execute", post(flows::execute_layout));
     super::guard::<Encoo>(routes, state.clone())
         .fallback(Fail::no_route)
         .with_state(state)
@@ -152,7 +170,7 @@ pub struct ListQuery {
 }
 
 /// A page of `items` (each with its name, description and creation time) as `{Count, List}`.
-fn page<T>(
+pub(super) fn page<T>(
     query: &ListQuery,
     mut items: Vec<T>,
     fields: impl Fn(&T) -> (&str, &str, &str),
@@ -267,86 +285,7 @@ async fn me(
     )))
 }
 
-/// `GET /openapi/queues`.
-async fn queues(State(api): State<ApiState>, Query(query): Query<ListQuery>) -> Answer {
-    let all = api.store.queues().await?;
-    page(
-        &query,
-        all,
-        |q| (&q.name, &q.description, &q.created_at),
-        |q| views::queue(&q),
-    )
-}
-
-/// `GET /openapi/queues/{queueId}`.
-async fn queue(State(api): State<ApiState>, Path(id): Path<String>) -> Answer {
-    let queue = api
-        .store
-        .queue(&id)
-        .await?
-        .ok_or_else(|| Fail::not_found(format!("no robot group {id}")))?;
-    Ok(Json(views::queue(&queue)))
-}
-
-/// `GET /openapi/robots`.
-async fn robots(State(api): State<ApiState>, Query(query): Query<ListQuery>) -> Answer {
-    let all = api.store.robots(None).await?;
-    page(
-        &query,
-        all,
-        |r| (&r.name, &r.description, &r.created_at),
-        |r| views::robot(&r),
-    )
-}
-
-/// `GET /openapi/robots/{robotId}`.
-async fn robot(State(api): State<ApiState>, Path(id): Path<String>) -> Answer {
-    let robot = api
-        .store
-        .robot(&id)
-        .await?
-        .ok_or_else(|| Fail::not_found(format!("no robot {id}")))?;
-    Ok(Json(views::robot(&robot)))
-}
-
-/// `GET /openapi/workflows`.
-async fn workflows(State(api): State<ApiState>, Query(query): Query<ListQuery>) -> Answer {
-    let all = api.store.deployments().await?;
-    page(
-        &query,
-        all,
-        |d| (&d.name, &d.description, &d.created_at),
-        |d| views::workflow(&d),
-    )
-}
-
-/// `GET /openapi/workflows/{workflowId}`.
-async fn workflow(State(api): State<ApiState>, Path(id): Path<String>) -> Answer {
-    let deployment = api
-        .store
-        .deployment(&id)
-        .await?
-        .ok_or_else(|| Fail::not_found(format!("no workflow {id}")))?;
-    Ok(Json(views::workflow(&deployment)))
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct WorkflowBody {
-    name: Option<String>,
-    #[serde(default)]
-    description: String,
-    #[serde(default)]
-    arguments: Vec<views::Argument>,
-    package_name: Option<String>,
-    package_version: Option<String>,
-    associated_queue_id: Option<String>,
-    priority: Option<i32>,
-    max_retry_count: Option<i32>,
-    trigger_policy: Option<String>,
-}
-
-fn admin_only(caller: &Caller) -> Result<(), Fail> {
+pub(super) fn admin_only(caller: &Caller) -> Result<(), Fail> {
     if caller.user.is_admin() {
         Ok(())
     } else {
@@ -357,244 +296,17 @@ fn admin_only(caller: &Caller) -> Result<(), Fail> {
     }
 }
 
-/// `POST /openapi/workflows`: deploys a package version to a robot group.
-async fn create_workflow(
-    State(api): State<ApiState>,
-    Extension(caller): Extension<Caller>,
-    body: Result<Json<WorkflowBody>, axum::extract::rejection::JsonRejection>,
-) -> Answer {
-    admin_only(&caller)?;
-    let Json(body) = body.map_err(|e| Fail::bad(e.body_text()))?;
-    let required = |value: Option<String>, name: &str| {
-        value
-            .map(|v| v.trim().to_string())
-            .filter(|v| !v.is_empty())
-            .ok_or_else(|| Fail::bad(format!("{name} is required")))
-    };
-    let name = required(body.name, "Name")?;
-    let package_name = required(body.package_name, "PackageName")?;
-    let package_version = required(body.package_version, "PackageVersion")?;
-    let queue = required(body.associated_queue_id, "AssociatedQueueId")?;
-    let priority = body.priority.unwrap_or(2000);
-    if !(0..=5000).contains(&priority) {
-        return Err(Fail::bad("Priority: 0 to 5000"));
-    }
-    let retries = body.max_retry_count.unwrap_or(0);
-    if !(0..=10).contains(&retries) {
-        return Err(Fail::bad("MaxRetryCount: 0 to 10"));
-    }
-    let policy = match body.trigger_policy.as_deref() {
-        None => TriggerPolicy::AnyTime,
-        Some(p) => TriggerPolicy::parse(p)
-            .ok_or_else(|| Fail::bad("TriggerPolicy: SkipWhenNoResource or AnyTime"))?,
-    };
-    if api.store.queue(&queue).await?.is_none() {
-        return Err(Fail::bad(format!(
-            "AssociatedQueueId: no robot group {queue}"
-        )));
-    }
-    let deployment = api
-        .store
-        .create_deployment(NewDeployment {
-            id: &new_uuid(),
-            name: &name,
-            description: &body.description,
-            package_name: &package_name,
-            package_version: &package_version,
-            queue_id: &queue,
-            arguments: &views::argument_values(&body.arguments),
-            priority,
-            max_retries: retries,
-            trigger_policy: policy,
-            created_by: &caller.user.username,
-        })
-        .await?;
-    Ok(Json(views::workflow(&deployment)))
+pub(super) fn json_body<T: serde::de::DeserializeOwned>(
+    body: Result<Json<T>, axum::extract::rejection::JsonRejection>,
+) -> Result<T, Fail> {
+    body.map(|Json(b)| b)
+        .map_err(|e| Fail::bad(format!("body: {}", e.body_text())))
 }
 
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "PascalCase")]
-pub struct ExecuteBody {
-    #[serde(default)]
-    arguments: Vec<views::Argument>,
-    priority: Option<i32>,
-}
-
-/// `POST /openapi/workflows/{workflowId}/execute`: queues a job; answers the jobs (one).
-async fn execute_workflow(
-    State(api): State<ApiState>,
-    Extension(caller): Extension<Caller>,
-    Path(id): Path<String>,
-    body: axum::body::Bytes,
-) -> Answer {
-    if !caller.user.is_admin() && !caller.user.has(Role::Operator) {
-        return Err(Fail::new(
-            StatusCode::FORBIDDEN,
-            "running workflows needs the operator role",
-        ));
+/// A refusal of a delete that something still refers to: 400, as the document says.
+pub(super) fn referenced(err: engine::store::StoreError) -> Fail {
+    match err {
+        engine::store::StoreError::Conflict(why) => Fail::bad(why),
+        other => other.into(),
     }
-    let body: ExecuteBody = if body.iter().all(u8::is_ascii_whitespace) {
-        ExecuteBody::default()
-    } else {
-        serde_json::from_slice(&body).map_err(|e| Fail::bad(format!("body: {e}")))?
-    };
-    let deployment = api
-        .store
-        .deployment(&id)
-        .await?
-        .ok_or_else(|| Fail::not_found(format!("no workflow {id}")))?;
-    let priority = body.priority.unwrap_or(deployment.priority);
-    if !(0..=5000).contains(&priority) {
-        return Err(Fail::bad("Priority: 0 to 5000"));
-    }
-    let mut arguments = deployment.arguments.clone();
-    if let (Value::Object(map), Value::Object(more)) =
-        (&mut arguments, views::argument_values(&body.arguments))
-    {
-        map.extend(more);
-    }
-    let job = api
-        .store
-        .create_job(&NewJob {
-            id: new_uuid(),
-            deployment_id: deployment.id.clone(),
-            queue_id: deployment.queue_id.clone(),
-            instance_id: None,
-            node_id: None,
-            callback_hash: None,
-            arguments,
-            priority,
-            max_retries: deployment.max_retries,
-        })
-        .await?;
-    Ok(Json(json!([views::job(&job, &deployment)])))
-}
-
-/// The published definitions with job nodes that `caller` may use.
-async fn layout_list(api: &ApiState, caller: &Caller) -> Result<Vec<views::Layout>, Fail> {
-    let summaries = api
-        .definitions
-        .list(
-            &caller.user,
-            None,
-            Some(engine::definition::DefinitionStatus::Published),
-            1_000,
-            0,
-        )
-        .await?;
-    let mut layouts = Vec::new();
-    for summary in summaries.items {
-        let (version, definition) = api.definitions.version(&summary.key, None).await?;
-        if definition
-            .nodes
-            .iter()
-            .any(|n| matches!(n.kind, engine::definition::NodeKind::Job(_)))
-        {
-            layouts.push(views::Layout {
-                definition,
-                published_at: version.published_at,
-                published_by: version.published_by,
-            });
-        }
-    }
-    Ok(layouts)
-}
-
-/// `GET /openapi/workflowlayouts`.
-async fn layouts(
-    State(api): State<ApiState>,
-    Extension(caller): Extension<Caller>,
-    Query(query): Query<ListQuery>,
-) -> Answer {
-    let all = layout_list(&api, &caller).await?;
-    page(
-        &query,
-        all,
-        |l| {
-            (
-                &l.definition.name,
-                &l.definition.description,
-                &l.published_at,
-            )
-        },
-        |l| views::layout(&l),
-    )
-}
-
-/// `GET /openapi/workflowlayouts/{workflowlayoutId}`: the one layout.
-async fn layout(
-    State(api): State<ApiState>,
-    Extension(caller): Extension<Caller>,
-    Path(id): Path<String>,
-) -> Answer {
-    let found = layout_list(&api, &caller)
-        .await?
-        .into_iter()
-        .find(|l| l.definition.key == id)
-        .ok_or_else(|| Fail::not_found(format!("no workflow layout {id}")))?;
-    Ok(Json(views::layout(&found)))
-}
-
-/// `POST /openapi/workflowlayouts/{workflowlayoutId}/execute`: starts the layout's workflow.
-async fn execute_layout(
-    State(api): State<ApiState>,
-    Extension(caller): Extension<Caller>,
-    Path(id): Path<String>,
-) -> Answer {
-    api.definitions
-        .authorize(&caller.user, &id, Permission::Use)
-        .await?;
-    let started = api
-        .runtime
-        .start_bound(
-            StartRequest {
-                definition_key: id.clone(),
-                version: None,
-                input: json!({}),
-                trigger: engine::instance::Trigger::Api,
-                operator: caller.user.username.clone(),
-                idempotency_key: None,
-            },
-            Mode::default(),
-            None,
-        )
-        .await?;
-    let instance = started.instance;
-    // The first jobs are queued by the scheduler right after the start; wait a moment for them.
-    let mut jobs = Vec::new();
-    for _ in 0..25 {
-        jobs = api
-            .store
-            .jobs(&JobQuery {
-                instance_id: Some(instance.id),
-                limit: 100,
-                ..JobQuery::default()
-            })
-            .await?
-            .items;
-        if !jobs.is_empty() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    let mut views = Vec::new();
-    for job in &jobs {
-        if let Some(d) = api.store.deployment(&job.deployment_id).await? {
-            views.push(views::job(job, &d));
-        }
-    }
-    Ok(Json(json!({
-        "Id": instance.id.to_string(),
-        "Name": id,
-        "StartedAt": instance.created_at,
-        "FinishedAt": instance.ended_at,
-        "OwnerId": id,
-        "JobStartupType": "Manual",
-        "JobStartupId": null,
-        "JobStartupName": caller.user.username,
-        "CreatedAt": instance.created_at,
-        "CreatedBy": caller.user.id.to_string(),
-        "CreatedByName": caller.user.display_name,
-        "Jobs": views,
-    })))
 }

@@ -148,7 +148,7 @@ pub fn queue(q: &Queue) -> Value {
         "Id": q.id,
         "Name": q.name,
         "Description": q.description,
-        "Tags": [],
+        "Tags": q.tags,
         "Properties": {},
         "CreatedAt": q.created_at,
         "CreatedBy": null,
