@@ -178,9 +178,7 @@ async fn start(
 }
 
 fn instance_id(text: &str) -> Result<Id, SpringError> {
-    text.parse::<i64>()
-        .map(Id)
-        .map_err(|_| SpringError::not_found(format!("no process {text}")))
+    super::parse_id(text, || format!("no process {text}"))
 }
 
 /// `GET /process/{processInstanceId}`.

@@ -16,6 +16,7 @@ use axum::http::{StatusCode, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
+use engine::id::Id;
 use engine::service::Caller;
 use serde_json::Value;
 
@@ -96,6 +97,14 @@ impl<S: Shape> IntoResponse for Refusal<S> {
     fn into_response(self) -> Response {
         (self.0, Json(S::body(self.0, &self.1))).into_response()
     }
+}
+
+/// An id from a request (Baton's snowflake ids, as text); anything else is `missing` (404), as
+/// an id that names nothing is.
+pub fn parse_id<S: Shape>(text: &str, missing: impl FnOnce() -> String) -> Result<Id, Refusal<S>> {
+    text.parse::<i64>()
+        .map(Id)
+        .map_err(|_| Refusal::not_found(missing()))
 }
 
 /// A surface's routes behind sign-in (refused in the surface's shape) and the body limit.

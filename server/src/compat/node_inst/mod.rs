@@ -290,9 +290,7 @@ fn task_with_runtimes(definition: &Definition, node: &Node, runs: &[NodeRun]) ->
 }
 
 fn instance_id(text: &str) -> Result<Id, Fail> {
-    text.parse::<i64>()
-        .map(Id)
-        .map_err(|_| Fail::not_found(format!("no process instance {text}")))
+    super::parse_id(text, || format!("no process instance {text}"))
 }
 
 /// `GET /api/processInst/{inst_id}`.
@@ -424,10 +422,7 @@ async fn submit(
     body: axum::body::Bytes,
 ) -> Answer {
     let mut data = object(&body)?;
-    let id = id
-        .parse::<i64>()
-        .map(Id)
-        .map_err(|_| Fail::not_found(format!("no task instance {id}")))?;
+    let id = super::parse_id(&id, || format!("no task instance {id}"))?;
     let task = api.tasks.read(&caller.user, id).await?;
     let outcome = match data.as_object_mut().and_then(|d| d.remove("outcome")) {
         Some(Value::String(outcome)) => outcome,

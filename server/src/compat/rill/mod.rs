@@ -310,9 +310,7 @@ pub struct Passthrough {
 }
 
 fn execution(text: &str) -> Result<Id, Fail> {
-    text.parse::<i64>()
-        .map(Id)
-        .map_err(|_| Fail::not_found(format!("execution_id: no execution {text}")))
+    super::parse_id(text, || format!("execution_id: no execution {text}"))
 }
 
 /// `POST /flow/finish.json?executionId=&taskName=`: an async task's result.
