@@ -31,6 +31,8 @@ mod sql_wait_helpers;
 #[macro_use]
 mod sql_waits;
 #[macro_use]
+mod sql_worker_helpers;
+#[macro_use]
 mod sql_workers;
 pub mod actions;
 mod entities;
