@@ -144,27 +144,9 @@ async fn every_route_for_every_role_on_own_and_others_objects() {
     let default_grants = json!({"grants": [{"role": "designer", "permission": "MGMT"},
                                            {"role": "operator", "permission": "USE"}]});
     // A queue and a deployment on it, for the robots routes.
-    let (_, queue) = app
-        .call(
-            Method::POST,
-            "/api/v1/queues",
-            Some(&admin),
-            Some(json!({"name": "authz-q"})),
-        )
+    let queue_id = app
+        .queue_with_deployment(&admin, "authz-q", "authz-d")
         .await;
-    let queue_id = queue["id"].as_str().expect("queue").to_string();
-    let (status, _) = app
-        .call(
-            Method::POST,
-            "/api/v1/deployments",
-            Some(&admin),
-            Some(
-                json!({"name": "authz-d", "package_name": "p", "package_version": "1",
-                        "queue_id": queue_id}),
-            ),
-        )
-        .await;
-    assert_eq!(status, 201);
     type Row = (Method, String, Option<Value>, [Expect; 4]);
     let rows: Vec<Row> = vec![
         (Method::GET, "/api/v1/me".into(), None, [Ok, Ok, Ok, Ok]),

@@ -93,6 +93,37 @@ impl TestApp {
         assert_eq!(status, 201, "{body}");
     }
 
+    /// A robot queue `queue` with a deployment `deployment` on it (package `p` 1), made by
+    /// `admin`; returns the queue's id.
+    pub async fn queue_with_deployment(
+        &self,
+        admin: &str,
+        queue: &str,
+        deployment: &str,
+    ) -> String {
+        let (status, made) = self
+            .call(
+                reqwest::Method::POST,
+                "/api/v1/queues",
+                Some(admin),
+                Some(serde_json::json!({"name": queue})),
+            )
+            .await;
+        assert_eq!(status, 201, "{made}");
+        let queue_id = made["id"].as_str().expect("queue id").to_string();
+        let (status, made) = self
+            .call(
+                reqwest::Method::POST,
+                "/api/v1/deployments",
+                Some(admin),
+                Some(serde_json::json!({"name": deployment, "package_name": "p",
+                                        "package_version": "1", "queue_id": queue_id})),
+            )
+            .await;
+        assert_eq!(status, 201, "{made}");
+        queue_id
+    }
+
     /// Sends `method path` with `token` and an optional JSON body; returns status and JSON
     /// (`null` when the body is not JSON).
     pub async fn call(
