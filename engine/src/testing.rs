@@ -212,3 +212,34 @@ impl Receiver {
         self.log.lock().expect("receiver log").clone()
     }
 }
+
+/// A package file (`.dgs`): a zip archive holding `manifest` as `package.json` and the `files`
+/// given (any path, so tests can offer a robot `../evil` too).
+pub fn package_file(manifest: &serde_json::Value, files: &[(&str, &[u8])]) -> Vec<u8> {
+    use std::io::Write;
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    zip.start_file(crate::service::packages::MANIFEST, options)
+        .expect("zip entry");
+    zip.write_all(manifest.to_string().as_bytes())
+        .expect("zip write");
+    for (path, bytes) in files {
+        zip.start_file(*path, options).expect("zip entry");
+        zip.write_all(bytes).expect("zip write");
+    }
+    zip.finish().expect("zip finish").into_inner()
+}
+
+/// A package file of `name` at `version`, taking one argument `Folder`.
+pub fn simple_package(name: &str, version: &str) -> Vec<u8> {
+    package_file(
+        &serde_json::json!({
+            "name": name, "version": version, "description": format!("{name} robot"),
+            "arguments": [{"name": "Folder", "type": "System.String", "direction": "In",
+                           "defaultValue": "C:/in"},
+                          {"name": "Count", "type": "Int32", "direction": "Out"}],
+        }),
+        &[("main.xaml", b"<Activity/>")],
+    )
+}

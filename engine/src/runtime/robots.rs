@@ -63,15 +63,15 @@ pub(super) async fn job(
         let since = Utc::now() - to_chrono_std(inner.config.lease);
         if inner
             .store
-            .ready_robots(&deployment.queue_id, since)
+            .ready_robots(&deployment.id, since)
             .await?
             == 0
         {
             return Ok(Err(NodeError::new(
                 "no_robot",
                 format!(
-                    "no robot of queue {} is free, and the trigger policy is SkipWhenNoResource",
-                    deployment.queue_id
+                    "no robot of deployment {} is free, and the trigger policy is SkipWhenNoResource",
+                    deployment.name
                 ),
             )));
         }

@@ -6,6 +6,7 @@ mod definitions;
 mod demo;
 mod entities;
 mod instances;
+pub mod packages;
 pub mod scope;
 mod tasks;
 

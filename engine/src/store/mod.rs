@@ -34,11 +34,14 @@ mod sql_waits;
 mod sql_worker_helpers;
 #[macro_use]
 mod sql_workers;
+#[macro_use]
+mod sql_packages;
 pub mod actions;
 mod entities;
 mod groups;
 mod hooks;
 mod instances;
+mod packages;
 mod people;
 mod postgres;
 mod rows;
@@ -65,6 +68,10 @@ pub use instances::{
     Arrival, Completion, FinishedRun, InstanceChange, InstanceStore, IterationChange, IterationKey,
     IterationState, NewEvent, NewInstance, NewNodeRun, NextItem, NodeOperation, RunStart,
     StepOutcome, StepState, WorkItem, DEADLINE_NODE,
+};
+pub use packages::{
+    default_arguments, version_order, NewPackageVersion, NewUpload, Package, PackageArgument,
+    PackageChange, PackageStore, PackageUpload, PackageVersion,
 };
 pub use people::{NewToken, NewUser, PeopleStore, RefreshOutcome, TokenKind, UserChange};
 pub use postgres::PostgresStore;
@@ -149,6 +156,7 @@ pub trait Store:
     + GroupStore
     + ThrottleStore
     + WorkerStore
+    + PackageStore
     + Send
     + Sync
     + 'static

@@ -106,4 +106,6 @@ impl_throttle_store!(PostgresStore, begin: "BEGIN");
 
 impl_worker_store!(PostgresStore, begin: "BEGIN", skip_locked: "for update skip locked", for_update: "for update");
 
+impl_package_store!(PostgresStore, begin: "BEGIN", for_update: "for update");
+
 impl_action_store!(PostgresStore, begin: "BEGIN", for_update: "for update");

@@ -359,14 +359,18 @@ macro_rules! impl_worker_store {
 
             async fn ready_robots(
                 &self,
-                queue: &str,
+                deployment: &str,
                 since: chrono::DateTime<chrono::Utc>,
             ) -> Result<i64, $crate::store::StoreError> {
                 sqlx::query_scalar(
-                    "select count(*) from robots
-                      where queue_id = $1 and status = 'ready' and last_heartbeat_at >= $2",
+                    "select count(*) from robots r join deployments d on d.queue_id = r.queue_id
+                      where d.id = $1 and r.status = 'ready' and r.last_heartbeat_at >= $2
+                        and (not exists (select 1 from deployment_robots b
+                                          where b.deployment_id = d.id)
+                             or exists (select 1 from deployment_robots b
+                                         where b.deployment_id = d.id and b.robot_id = r.id))",
                 )
-                .bind(queue)
+                .bind(deployment)
                 .bind(since)
                 .fetch_one(&self.pool)
                 .await
@@ -404,6 +408,11 @@ macro_rules! impl_worker_store {
                           where state = 'Queued'
                             and queue_id = (select queue_id from robots where id = $1)
                             and (lost_by is null or lost_by <> $1)
+                            and (not exists (select 1 from deployment_robots b
+                                              where b.deployment_id = jobs.deployment_id)
+                                 or exists (select 1 from deployment_robots b
+                                             where b.deployment_id = jobs.deployment_id
+                                               and b.robot_id = $1))
                           order by priority desc, created_at, id
                           limit 1 ",
                         $skip_locked

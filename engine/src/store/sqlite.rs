@@ -105,4 +105,6 @@ impl_throttle_store!(SqliteStore, begin: "BEGIN IMMEDIATE");
 
 impl_worker_store!(SqliteStore, begin: "BEGIN IMMEDIATE", skip_locked: "", for_update: "");
 
+impl_package_store!(SqliteStore, begin: "BEGIN IMMEDIATE", for_update: "");
+
 impl_action_store!(SqliteStore, begin: "BEGIN IMMEDIATE", for_update: "");

@@ -59,12 +59,14 @@ pub trait WorkerStore: Send + Sync {
     async fn job(&self, id: &str) -> Result<Option<Job>, StoreError>;
     /// The newest jobs first, optionally of one queue or one instance.
     async fn jobs(&self, query: &JobQuery) -> Result<super::Page<Job>, StoreError>;
-    /// Robots of the queue that are ready now.
-    async fn ready_robots(&self, queue: &str, since: DateTime<Utc>) -> Result<i64, StoreError>;
+    /// Robots that may run the deployment's jobs (those bound to it, else those of its queue)
+    /// and are ready now.
+    async fn ready_robots(&self, deployment: &str, since: DateTime<Utc>) -> Result<i64, StoreError>;
 
     /// Claims the highest-priority queued job of the robot's queue (oldest first among equals)
     /// until `until`, skipping jobs whose node no longer waits (those are cancelled) and a job
-    /// this robot lost before. `None` when there is none.
+    /// this robot lost before and jobs of deployments bound to other robots. `None` when there is
+    /// none.
     async fn claim_job(
         &self,
         robot: &str,

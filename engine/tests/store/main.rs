@@ -15,6 +15,7 @@ mod http;
 mod loops;
 mod operations;
 mod outside;
+mod packages;
 mod runtime;
 mod service;
 mod tasks;
