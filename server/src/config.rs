@@ -57,6 +57,12 @@ pub struct Args {
     #[arg(long, env = "BATON_DEMO", default_value_t = true, action = clap::ArgAction::Set)]
     pub demo: bool,
 
+    /// The largest package file (`.dgs`) accepted, in MiB. A direct upload (`PUT
+    /// /openapi/packages`) takes at most 200 MiB below this; larger files go through the
+    /// preloaded upload.
+    #[arg(long, env = "BATON_PACKAGE_MAX_MB", default_value_t = 1024)]
+    pub package_max_mb: u32,
+
     /// Log format: `text` for people, `json` for log collectors.
     #[arg(long, env = "BATON_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
     pub log_format: String,
@@ -79,6 +85,8 @@ pub struct Config {
     pub public_url: Option<String>,
     /// See [`Args::demo`].
     pub demo: bool,
+    /// See [`Args::package_max_mb`], in bytes.
+    pub package_max_bytes: usize,
 }
 
 /// A configuration value that cannot be used. The message names the variable (and flag).
@@ -135,6 +143,7 @@ impl Config {
                 }
             },
             demo: args.demo,
+            package_max_bytes: (args.package_max_mb as usize).saturating_mul(1 << 20),
         })
     }
 
@@ -152,6 +161,7 @@ impl Config {
             public_url: None,
             // Tests count what they create.
             demo: false,
+            package_max_mb: 1024,
             log_format: "text".into(),
         })
     }

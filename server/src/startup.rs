@@ -146,6 +146,7 @@ impl Application {
             tasks: TaskService::new(runtime.clone()),
             instances: InstanceService::new(runtime.clone()),
             limiter: crate::api::RateLimiter::new(config.rate_limit),
+            package_max_bytes: config.package_max_bytes,
         };
         let router = router(AppState {
             store: store.clone(),

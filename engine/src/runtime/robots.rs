@@ -17,6 +17,11 @@ impl Runtime {
         self.inner.config.lease
     }
 
+    /// Where people and systems outside reach this server (for links it hands out).
+    pub fn public_url(&self) -> Option<&str> {
+        self.inner.config.public_url.as_deref()
+    }
+
     /// Marks robots silent for a lease disconnected and takes back their lapsed jobs (queued
     /// again once, then failed; see `store::workers`). Returns how many were taken back.
     pub async fn recover_jobs(&self) -> usize {

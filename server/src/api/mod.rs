@@ -10,11 +10,12 @@ pub mod error;
 mod groups;
 mod instances;
 mod limit;
+pub mod packages;
 mod tasks;
 mod tenants;
 mod triggers;
 mod users;
-mod workers;
+pub mod workers;
 
 use std::sync::Arc;
 
@@ -43,6 +44,8 @@ pub struct ApiState {
     pub instances: InstanceService,
     pub entities: EntityService,
     pub limiter: limit::RateLimiter,
+    /// The largest package file accepted (`BATON_PACKAGE_MAX_MB`).
+    pub package_max_bytes: usize,
 }
 
 /// The document's frame; the paths come from the handlers' `#[utoipa::path]`.
@@ -93,6 +96,7 @@ fn public_routes() -> OpenApiRouter<ApiState> {
         // Robots sign in with their own tokens (see `workers::Worker`).
         .routes(routes!(workers::heartbeat))
         .routes(routes!(workers::claim))
+        .routes(routes!(packages::download))
         .routes(routes!(workers::report))
 }
 
@@ -131,6 +135,11 @@ fn protected_routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(workers::create_robot, workers::robots))
         .routes(routes!(workers::create_deployment, workers::deployments))
         .routes(routes!(workers::execute))
+        .routes(routes!(packages::upload, packages::packages))
+        .routes(routes!(packages::package, packages::change, packages::delete))
+        .routes(routes!(packages::robots, packages::bind_robots))
+        .routes(routes!(packages::unbind_robot))
+        .routes(routes!(packages::upgrade_deployments))
         .routes(routes!(workers::jobs))
         .routes(routes!(tenants::create_company, tenants::list_companies))
         .routes(routes!(

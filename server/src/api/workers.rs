@@ -158,7 +158,7 @@ pub async fn report(
     Ok(Json(json!(job)))
 }
 
-fn admin_only(caller: &Caller) -> ApiResult<()> {
+pub(super) fn admin_only(caller: &Caller) -> ApiResult<()> {
     if caller.user.is_admin() {
         Ok(())
     } else {
@@ -261,6 +261,15 @@ pub async fn create_robot(
         .into_response())
 }
 
+/// A deployment's arguments: the package's defaults for its inputs, then what was given.
+pub(crate) fn with_defaults(declared: &[engine::store::PackageArgument], given: Value) -> Value {
+    let mut all = engine::store::default_arguments(declared);
+    if let (Value::Object(all), Value::Object(given)) = (&mut all, given) {
+        all.extend(given);
+    }
+    all
+}
+
 fn unknown(field: &str, what: &str) -> ApiError {
     ApiError::new(
         StatusCode::UNPROCESSABLE_ENTITY,
@@ -351,6 +360,14 @@ pub async fn create_deployment(
             return Err(ApiError::bad_request(field, "required"));
         }
     }
+    let (package, version) = super::packages::version_for(
+        &api,
+        body.package_name.trim(),
+        Some(body.package_version.trim()),
+        ("package_name", "package_version"),
+    )
+    .await?;
+    let arguments = with_defaults(&version.arguments, arguments);
     if api.store.queue(&body.queue_id).await?.is_none() {
         return Err(unknown("queue_id", "queue"));
     }
@@ -360,8 +377,8 @@ pub async fn create_deployment(
             id: &new_uuid(),
             name,
             description: &body.description,
-            package_name: body.package_name.trim(),
-            package_version: body.package_version.trim(),
+            package_name: &package.name,
+            package_version: &version.version,
             queue_id: &body.queue_id,
             arguments: &arguments,
             priority,

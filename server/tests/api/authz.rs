@@ -457,6 +457,33 @@ async fn every_route_for_every_role_on_own_and_others_objects() {
             None,
             [Ok, Forbidden, Ok, Forbidden],
         ),
+        (Method::GET, "/api/v1/packages".into(), None, [Ok, Ok, Ok, Ok]),
+        (Method::GET, "/api/v1/packages/p".into(), None, [Ok, Ok, Ok, Ok]),
+        (
+            // The deployment uses it: 409 for the admin.
+            Method::DELETE,
+            "/api/v1/packages/p".into(),
+            None,
+            [Ok, Forbidden, Forbidden, Forbidden],
+        ),
+        (
+            Method::GET,
+            "/api/v1/deployments/authz-d/robots".into(),
+            None,
+            [Ok, Ok, Ok, Ok],
+        ),
+        (
+            Method::POST,
+            "/api/v1/deployments/authz-d/robots".into(),
+            Some(json!({"robot_ids": []})),
+            [Ok, Forbidden, Forbidden, Forbidden],
+        ),
+        (
+            Method::POST,
+            "/api/v1/deployments/upgrade".into(),
+            Some(json!({"deployment_ids": ["authz-d"]})),
+            [Ok, Forbidden, Forbidden, Forbidden],
+        ),
         (
             Method::POST,
             "/api/v1/deployments/authz-d/execute".into(),

@@ -2,7 +2,7 @@
 //! and the routes added beside it. `rest::every_route_is_in_the_openapi_document_and_answers`
 //! checks the OpenAPI document against this list, both ways.
 
-pub const ROUTES: [(&str, &str); 66] = [
+pub const ROUTES: [(&str, &str); 76] = [
     ("/auth/token", "post"),
     ("/auth/logout", "post"),
     ("/me", "get"),
@@ -49,6 +49,16 @@ pub const ROUTES: [(&str, &str); 66] = [
     ("/deployments", "post"),
     ("/deployments", "get"),
     ("/deployments/{id}/execute", "post"),
+    ("/deployments/{id}/robots", "get"),
+    ("/deployments/{id}/robots", "post"),
+    ("/deployments/{id}/robots/{robot_id}", "delete"),
+    ("/deployments/upgrade", "post"),
+    ("/packages", "post"),
+    ("/packages", "get"),
+    ("/packages/{id}", "get"),
+    ("/packages/{id}", "patch"),
+    ("/packages/{id}", "delete"),
+    ("/workers/packages/{package}/{version}", "get"),
     ("/jobs", "get"),
     ("/tasks", "get"),
     ("/tasks/{id}", "get"),

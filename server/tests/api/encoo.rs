@@ -301,6 +301,8 @@ async fn encoo_examples_and_flows() {
     assert_eq!((status, one["Name"].as_str()), (200, Some("r1")));
 
     // Workflows (deployments): create as the document's body, read, list, execute → jobs.
+    app.upload_package(&token, "reports", "1.0.0").await;
+    app.upload_package(&token, "reports", "1.1.0").await;
     let (status, workflow) = call(
         &app,
         Method::POST,
@@ -315,7 +317,18 @@ async fn encoo_examples_and_flows() {
     )
     .await;
     assert_eq!(status, 200, "{workflow}");
-    assert_eq!(workflow["Arguments"][0]["DefaultValue"], "pdf");
+    let argument = |w: &Value, name: &str| -> Value {
+        w["Arguments"]
+            .as_array()
+            .and_then(|all| all.iter().find(|a| a["Name"] == name).cloned())
+            .unwrap_or(Value::Null)
+    };
+    assert_eq!(argument(&workflow, "format")["DefaultValue"], "pdf");
+    // The package's declared arguments come with their types and defaults.
+    assert_eq!(argument(&workflow, "Folder")["DefaultValue"], "C:/in");
+    assert_eq!(argument(&workflow, "Folder")["Type"], "System.String");
+    assert_eq!(argument(&workflow, "Count")["Direction"], "Out");
+    assert!(workflow["PackageVersionId"].is_string(), "{workflow}");
     assert_eq!(workflow["MaxRetryCount"], 1);
     let workflow_id = workflow["Id"].as_str().expect("id").to_string();
     let (status, list) = call(
@@ -366,7 +379,7 @@ async fn encoo_examples_and_flows() {
         )
         .await;
     assert_eq!(status, 200, "{claimed}");
-    assert_eq!(claimed["arguments"], json!({"format": "pdf", "pages": 3}));
+    assert_eq!(claimed["arguments"], json!({"Folder": "C:/in", "format": "pdf", "pages": 3}));
 
     // Robot groups and workflows change and go; what is referenced stays (400).
     let (status, made) = call(
@@ -510,7 +523,7 @@ async fn encoo_refusals_have_its_shape() {
         ("/openapi/queues?IsDesc=maybe", Some(admin.as_str()), 400),
         ("/openapi/workflows/nope", Some(admin.as_str()), 404),
         ("/openapi/robots/nope", Some(admin.as_str()), 404),
-        ("/openapi/packages", Some(admin.as_str()), 404),
+        ("/openapi/packages/nope", Some(admin.as_str()), 404),
     ] {
         let (got, body) = app.call(Method::GET, path, token, None).await;
         assert_eq!((got, shape(&body)), (status, true), "{path}: {body}");

@@ -93,8 +93,48 @@ impl TestApp {
         assert_eq!(status, 201, "{body}");
     }
 
-    /// A robot queue `queue` with a deployment `deployment` on it (package `p` 1), made by
-    /// `admin`; returns the queue's id.
+    /// Sends raw `bytes` (a package file) to `method path` as `application/octet-stream`.
+    pub async fn send_file(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        bytes: Vec<u8>,
+    ) -> (u16, serde_json::Value) {
+        let mut request = self
+            .client
+            .request(method, self.url(path))
+            .header("content-type", "application/octet-stream")
+            .body(bytes);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap_or_default();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+        )
+    }
+
+    /// Uploads package `name` at `version` (see `engine::testing::simple_package`) through the
+    /// native API; returns the answer.
+    pub async fn upload_package(&self, admin: &str, name: &str, version: &str) -> serde_json::Value {
+        let (status, made) = self
+            .send_file(
+                reqwest::Method::POST,
+                "/api/v1/packages",
+                Some(admin),
+                engine::testing::simple_package(name, version),
+            )
+            .await;
+        assert_eq!(status, 201, "{made}");
+        made
+    }
+
+    /// A robot queue `queue` with a deployment `deployment` on it (package `p` 1, uploaded
+    /// when missing), made by `admin`; returns the queue's id.
     pub async fn queue_with_deployment(
         &self,
         admin: &str,
@@ -111,6 +151,12 @@ impl TestApp {
             .await;
         assert_eq!(status, 201, "{made}");
         let queue_id = made["id"].as_str().expect("queue id").to_string();
+        let (status, _) = self
+            .call(reqwest::Method::GET, "/api/v1/packages/p", Some(admin), None)
+            .await;
+        if status == 404 {
+            self.upload_package(admin, "p", "1").await;
+        }
         let (status, made) = self
             .call(
                 reqwest::Method::POST,

@@ -11,6 +11,7 @@ mod encoo;
 mod helpers;
 mod modes;
 mod node_inst;
+mod packages;
 mod preview;
 mod rest;
 mod rill;

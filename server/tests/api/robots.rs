@@ -45,6 +45,8 @@ async fn set_up(app: &TestApp) -> Setup {
             made["token"].as_str().expect("token").to_string(),
         ));
     }
+    app.upload_package(&admin, "reports", "1.2.0").await;
+    app.upload_package(&admin, "p", "1").await;
     let (status, deployment) = app
         .call(
             Method::POST,
@@ -112,6 +114,26 @@ async fn work(app: &TestApp, token: &str, jobs: usize) -> Vec<Value> {
         }
         assert_eq!(status, 200, "{job}");
         let id = job["id"].as_str().expect("id").to_string();
+        // The robot fetches what it runs.
+        let file = app
+            .client
+            .get(app.url(&format!(
+                "/api/v1/workers/packages/{}/{}",
+                job["package_name"].as_str().expect("package"),
+                job["package_version"].as_str().expect("version")
+            )))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("download");
+        assert_eq!(file.status(), 200);
+        let sha = file.headers()["x-package-sha256"]
+            .to_str()
+            .expect("hash")
+            .to_string();
+        let bytes = file.bytes().await.expect("file");
+        assert_eq!(engine::service::packages::sha256_hex(&bytes), sha);
+        engine::service::packages::read_package(&bytes).expect("a package file");
         let (status, _) = worker(
             app,
             token,
@@ -159,8 +181,10 @@ async fn a_worker_runs_the_jobs_of_a_workflow_and_a_dead_one_loses_its_job() {
     // The worker runs both jobs of the workflow, in order, with their arguments.
     let id = start(&app, &admin).await;
     let jobs = work(&app, &r1.1, 2).await;
-    assert_eq!(jobs[0]["arguments"], json!({"format": "pdf", "part": 1}));
-    assert_eq!(jobs[1]["arguments"], json!({"format": "pdf", "part": 2}));
+    // The package's defaults (`Folder`) under the deployment's and the node's arguments.
+    let args = |part| json!({"Folder": "C:/in", "format": "pdf", "part": part});
+    assert_eq!(jobs[0]["arguments"], args(1));
+    assert_eq!(jobs[1]["arguments"], args(2));
     assert_eq!(jobs[0]["package_version"], "1.2.0");
     assert_eq!(jobs[0]["priority"], 3000);
     let done = instance(&app, &admin, &id, "completed").await;

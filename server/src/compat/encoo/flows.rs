@@ -12,6 +12,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{admin_only, json_body, page, referenced, views, Answer, Fail, ListQuery};
+use crate::api::workers::with_defaults;
 use crate::api::ApiState;
 
 /// `GET /openapi/workflows`.
@@ -20,12 +21,40 @@ pub(super) async fn workflows(
     Query(query): Query<ListQuery>,
 ) -> Answer {
     let all = api.store.deployments().await?;
+    let packages = api.store.packages().await?;
     page(
         &query,
         all,
         |d| (&d.name, &d.description, &d.created_at),
-        |d| views::workflow(&d),
+        |d| views::workflow(&d, packages.iter().find(|p| p.name == d.package_name)),
     )
+}
+
+/// A deployment as the console shows it, with its package's ids and declared arguments.
+async fn shown(api: &ApiState, d: &engine::store::Deployment) -> Answer {
+    let package = api.store.package(&d.package_name).await?;
+    Ok(Json(views::workflow(d, package.as_ref())))
+}
+
+/// The package version a workflow body names: `PackageId` or `PackageName`, and
+/// `PackageVersionId` or `PackageVersion` (the latest when neither is given).
+async fn named_version(
+    api: &ApiState,
+    package: Option<String>,
+    version: Option<String>,
+) -> Result<(engine::store::Package, engine::store::PackageVersion), Fail> {
+    let package = package
+        .filter(|p| !p.trim().is_empty())
+        .ok_or_else(|| Fail::bad("PackageId or PackageName is required"))?;
+    let version = version.filter(|v| !v.trim().is_empty());
+    crate::api::packages::version_for(
+        api,
+        package.trim(),
+        version.as_deref().map(str::trim),
+        ("PackageId", "PackageVersionId"),
+    )
+    .await
+    .map_err(|e| Fail::bad(super::super::refusal(e).1))
 }
 
 /// `GET /openapi/workflows/{workflowId}`.
@@ -35,7 +64,7 @@ pub(super) async fn workflow(State(api): State<ApiState>, Path(id): Path<String>
         .deployment(&id)
         .await?
         .ok_or_else(|| Fail::not_found(format!("no workflow {id}")))?;
-    Ok(Json(views::workflow(&deployment)))
+    shown(&api, &deployment).await
 }
 
 #[derive(Deserialize)]
@@ -48,6 +77,8 @@ pub struct WorkflowBody {
     arguments: Vec<views::Argument>,
     package_name: Option<String>,
     package_version: Option<String>,
+    package_id: Option<String>,
+    package_version_id: Option<String>,
     associated_queue_id: Option<String>,
     priority: Option<i32>,
     max_retry_count: Option<i32>,
@@ -69,8 +100,6 @@ pub(super) async fn create_workflow(
             .ok_or_else(|| Fail::bad(format!("{name} is required")))
     };
     let name = required(body.name, "Name")?;
-    let package_name = required(body.package_name, "PackageName")?;
-    let package_version = required(body.package_version, "PackageVersion")?;
     let queue = required(body.associated_queue_id, "AssociatedQueueId")?;
     let priority = body.priority.unwrap_or(2000);
     if !(0..=5000).contains(&priority) {
@@ -90,23 +119,29 @@ pub(super) async fn create_workflow(
             "AssociatedQueueId: no robot group {queue}"
         )));
     }
+    let (package, version) = named_version(
+        &api,
+        body.package_id.or(body.package_name),
+        body.package_version_id.or(body.package_version),
+    )
+    .await?;
     let deployment = api
         .store
         .create_deployment(NewDeployment {
             id: &new_uuid(),
             name: &name,
             description: &body.description,
-            package_name: &package_name,
-            package_version: &package_version,
+            package_name: &package.name,
+            package_version: &version.version,
             queue_id: &queue,
-            arguments: &views::argument_values(&body.arguments),
+            arguments: &with_defaults(&version.arguments, views::argument_values(&body.arguments)),
             priority,
             max_retries: retries,
             trigger_policy: policy,
             created_by: &caller.user.username,
         })
         .await?;
-    Ok(Json(views::workflow(&deployment)))
+    shown(&api, &deployment).await
 }
 
 #[derive(Deserialize, Default)]
@@ -347,8 +382,21 @@ pub(super) async fn change_workflow(
             .unwrap_or_else(|| kept.to_string())
     };
     let name = pick(body.name, &current.name);
-    let package_name = pick(body.package_name, &current.package_name);
-    let package_version = pick(body.package_version, &current.package_version);
+    let package_named = body.package_id.is_some() || body.package_name.is_some();
+    let version_named = body.package_version_id.is_some() || body.package_version.is_some();
+    let (package_name, package_version) = if package_named || version_named {
+        let (package, version) = named_version(
+            &api,
+            body.package_id
+                .or(body.package_name)
+                .or(Some(current.package_name.clone())),
+            body.package_version_id.or(body.package_version),
+        )
+        .await?;
+        (package.name, version.version)
+    } else {
+        (current.package_name.clone(), current.package_version.clone())
+    };
     let description = if body.description.is_empty() {
         current.description.clone()
     } else {
@@ -373,7 +421,7 @@ pub(super) async fn change_workflow(
             },
         )
         .await?;
-    Ok(Json(views::workflow(&changed)))
+    shown(&api, &changed).await
 }
 
 /// `DELETE /openapi/workflows/{workflowId}`.

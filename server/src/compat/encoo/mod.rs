@@ -25,18 +25,20 @@
 //! or a workflow that has jobs, is refused with 400 (the document's "referenced" case); a delete
 //! answers 204.
 //!
-//! Not served yet: packages (upload, the preloaded three-step upload, list, patch, delete),
-//! binding robots to workflows and the batch upgrade — those answer 404 `{Code, Message}` naming
-//! the route.
+//! Packages (list, detail, PATCH with ETag, DELETE, the direct and the preloaded upload), the
+//! robots of a workflow and the batch upgrade are in `packages`. A workflow names a package
+//! version (by `PackageId`/`PackageVersionId` or `PackageName`/`PackageVersion`; the latest when
+//! no version is named), which must have been uploaded.
 
 mod flows;
 mod groups;
+mod packages;
 mod views;
 
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Extension, Form, Json, Router};
 use engine::service::Caller;
 use serde::Deserialize;
@@ -92,10 +94,36 @@ pub fn router(state: ApiState) -> Router {
                 .delete(flows::delete_workflow),
         )
         .route("/workflows/{id}/execute", post(flows::execute_workflow))
+        .route(
+            "/workflows/{id}/robots",
+            get(packages::workflow_robots).post(packages::bind_robots),
+        )
+        .route(
+            "/workflows/{id}/robots/{robot}",
+            axum::routing::delete(packages::unbind_robot),
+        )
+        .route("/workflows/batch/upgrade", post(packages::upgrade))
+        .route(
+            "/packages",
+            get(packages::packages).put(packages::upload),
+        )
+        .route(
+            "/packages/{id}",
+            get(packages::package)
+                .patch(packages::change_package)
+                .delete(packages::delete_package),
+        )
+        .route("/preloadedVersionFiles", post(packages::open_upload))
+        .route(
+            "/preloadedVersionFiles/{id}",
+            axum::routing::patch(packages::complete_upload),
+        )
         .route("/workflowlayouts", get(flows::layouts))
         .route("/workflowlayouts/{id}", get(flows::layout))
         .route("/workflowlayouts/{id}/execute", post(flows::execute_layout));
     super::guard::<Encoo>(routes, state.clone())
+        // The upload channel's signature authorises the put (see `packages`).
+        .route("/preloadedVersionFiles/{id}/file", put(packages::put_file))
         .fallback(Fail::no_route)
         .with_state(state)
 }
@@ -167,6 +195,11 @@ pub struct ListQuery {
     is_desc: Option<String>,
     page_index: Option<String>,
     page_size: Option<String>,
+    /// Created at or after (RFC 3339).
+    start_time: Option<String>,
+    /// Created at or before (RFC 3339).
+    end_time: Option<String>,
+    include_versions: Option<String>,
 }
 
 /// A page of `items` (each with its name, description and creation time) as `{Count, List}`.
@@ -197,10 +230,23 @@ pub(super) fn page<T>(
             .filter(|s| !s.is_empty())
     };
     let (name, search) = (lower(&query.name), lower(&query.search_string));
+    let time = |text: Option<&str>, field: &str| match text.filter(|t| !t.is_empty()) {
+        None => Ok(None),
+        Some(t) => chrono::DateTime::parse_from_rfc3339(t)
+            .map(|t| Some(t.with_timezone(&chrono::Utc)))
+            .map_err(|_| Fail::bad(format!("{field}: a time like 2022-07-29T12:13:49.780Z"))),
+    };
+    let start = time(query.start_time.as_deref(), "StartTime")?;
+    let end = time(query.end_time.as_deref(), "EndTime")?;
     items.retain(|item| {
-        let (n, d, _) = fields(item);
+        let (n, d, created) = fields(item);
         let (n, d) = (n.to_lowercase(), d.to_lowercase());
-        name.as_ref().is_none_or(|q| n.contains(q))
+        let created = chrono::DateTime::parse_from_rfc3339(created).ok();
+        let in_time = created.is_none_or(|c| {
+            start.is_none_or(|s| c >= s) && end.is_none_or(|e| c <= e)
+        });
+        in_time
+            && name.as_ref().is_none_or(|q| n.contains(q))
             && search
                 .as_ref()
                 .is_none_or(|q| n.contains(q) || d.contains(q))
@@ -221,7 +267,7 @@ pub(super) fn page<T>(
 
 /// The company the request is about: its `CompanyId` header (one the caller belongs to), else
 /// the caller's first.
-async fn company(api: &ApiState, caller: &Caller, headers: &HeaderMap) -> Result<String, Fail> {
+pub(super) async fn company(api: &ApiState, caller: &Caller, headers: &HeaderMap) -> Result<String, Fail> {
     let member = (!caller.user.is_admin()).then_some(caller.user.id);
     let companies = api.store.companies(None, member).await?;
     match headers.get("CompanyId").and_then(|v| v.to_str().ok()) {
@@ -291,7 +337,7 @@ pub(super) fn admin_only(caller: &Caller) -> Result<(), Fail> {
     } else {
         Err(Fail::new(
             StatusCode::FORBIDDEN,
-            "workflows are deployed by administrators",
+            "robots, packages and workflows are managed by administrators",
         ))
     }
 }

@@ -3,7 +3,9 @@
 
 use engine::definition::{Definition, NodeKind};
 use engine::people::User;
-use engine::store::{Company, Department, Deployment, Job, Queue, Robot};
+use engine::store::{
+    Company, Department, Deployment, Job, Package, PackageArgument, PackageVersion, Queue, Robot,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
@@ -187,21 +189,27 @@ pub fn robot(r: &Robot) -> Value {
     })
 }
 
-pub fn workflow(d: &Deployment) -> Value {
+/// A deployment, with the ids and declared arguments of its package version when it is known.
+pub fn workflow(d: &Deployment, package: Option<&Package>) -> Value {
+    let version = package.and_then(|p| p.versions.iter().find(|v| v.version == d.package_version));
+    let arguments = match version {
+        Some(v) => declared_arguments(&v.arguments, &d.arguments),
+        None => arguments(&d.arguments),
+    };
     json!({
         "Id": d.id,
         "DepartmentId": null,
         "Name": d.name,
         "Description": d.description,
-        "Arguments": arguments(&d.arguments),
+        "Arguments": arguments,
         "Tags": [],
         "VideoRecordMode": "NeverRecord",
         "Properties": {},
         "JobStateNotification": {"SwitchOn": false, "JustNoticeAgainstLastRuninstance": false,
                                  "Conditions": null, "Recipients": []},
         "PackageName": d.package_name,
-        "PackageId": null,
-        "PackageVersionId": null,
+        "PackageId": package.map(|p| &p.id),
+        "PackageVersionId": version.map(|v| &v.id),
         "PackageVersion": d.package_version,
         "AssociatedQueueId": d.queue_id,
         "Priority": d.priority,
@@ -316,5 +324,96 @@ pub fn layout(l: &Layout) -> Value {
         "ModifiedAt": l.published_at,
         "ModifiedBy": null,
         "ModifiedByName": l.published_by,
+    })
+}
+
+/// A package's declared arguments, each with the value `values` gives it (else its default),
+/// then the values of arguments the package does not declare.
+fn declared_arguments(declared: &[PackageArgument], values: &Value) -> Value {
+    let undeclared: Map<String, Value> = values
+        .as_object()
+        .map(|all| {
+            all.iter()
+                .filter(|(name, _)| !declared.iter().any(|a| &a.name == *name))
+                .map(|(name, value)| (name.clone(), value.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut list: Vec<Value> = declared
+        .iter()
+        .map(|a| {
+            let value = match values.get(&a.name) {
+                Some(Value::String(s)) => Some(s.clone()),
+                Some(Value::Null) | None => a.default_value.clone(),
+                Some(other) => Some(other.to_string()),
+            };
+            json!({"Name": a.name, "Type": a.kind, "Direction": a.direction,
+                   "DefaultValue": value, "AssetContent": null})
+        })
+        .collect();
+    if let Value::Array(more) = arguments(&Value::Object(undeclared)) {
+        list.extend(more);
+    }
+    json!(list)
+}
+
+fn package_version(p: &Package, v: &PackageVersion) -> Value {
+    json!({
+        "Id": v.id,
+        "PackageId": p.id,
+        "Version": v.version,
+        "Description": v.description,
+        "Arguments": declared_arguments(&v.arguments, &Value::Null),
+        "ETag": p.etag,
+        "UploadTime": v.created_at,
+        "TotalDownloads": v.total_downloads,
+        "CreatedAt": v.created_at,
+        "ModifiedAt": v.created_at,
+        "CreatedBy": null,
+        "CreatedByName": v.created_by,
+        "ModifiedBy": null,
+        "ModifiedByName": v.created_by,
+        "CompanyId": null,
+        "DepartmentId": p.department_id,
+        "FullDescription": v.description,
+    })
+}
+
+/// A package; its `Versions` (highest first) when `versions` is set, else an empty list.
+pub fn package(p: &Package, versions: bool) -> Value {
+    let latest = p.latest();
+    json!({
+        "Id": p.id,
+        "Name": p.name,
+        "Description": p.description,
+        "TotalDownloads": p.total_downloads,
+        "LastVersion": latest.map(|v| &v.version),
+        "LastVersionId": latest.map(|v| &v.id),
+        "CreatedAt": p.created_at,
+        "ModifiedAt": p.updated_at,
+        "CreatedBy": null,
+        "CreatedByName": p.created_by,
+        "ModifiedBy": null,
+        "ModifiedByName": p.modified_by,
+        "Tags": p.tags,
+        "CompanyId": null,
+        "DepartmentId": p.department_id,
+        "IconUrl": null,
+        "FullDescription": p.description,
+        "Versions": if versions {
+            p.versions.iter().map(|v| package_version(p, v)).collect::<Vec<_>>()
+        } else {
+            Vec::new()
+        },
+    })
+}
+
+/// The answer to an upload: the package and the version just added.
+pub fn uploaded(p: &Package, version_id: &str) -> Value {
+    json!({
+        "PackageId": p.id,
+        "PackageVersionId": version_id,
+        "PackageName": p.name,
+        "LastVersion": p.latest().map(|v| &v.version),
     })
 }
