@@ -1,4 +1,6 @@
 import { expect, test, APIRequestContext } from '@playwright/test';
+import { readFileSync } from 'fs';
+import { join } from 'path';
 import { ADMIN, hydrated, signIn } from './session';
 
 // The Robots page: queues, robots with their live status and the latest jobs, as a robot works.
@@ -21,6 +23,12 @@ test('a robot claims and finishes a job while the Robots page shows it live', as
   const queue = await call(request, admin, 'POST', '/api/v1/queues', { name: `printers-${id}`, description: 'Office printers' });
   const made = await call(request, admin, 'POST', '/api/v1/robots', { name: `printer-${id}`, queue_id: queue.id });
   const robot = made.token;
+  // The package the deployment runs (a .dgs: a zip with package.json); uploaded once per database.
+  const upload = await request.post('/api/v1/packages', {
+    headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/octet-stream' },
+    data: readFileSync(join(__dirname, '..', 'fixtures', 'reports-1.0.0.dgs')),
+  });
+  expect([201, 409], await upload.text()).toContain(upload.status());
   await call(request, admin, 'POST', '/api/v1/deployments', {
     name: `report-${id}`, package_name: 'reports', package_version: '1.0.0', queue_id: queue.id,
   });

@@ -66,12 +66,7 @@ pub(super) async fn job(
         .unwrap_or(deployment.trigger_policy);
     if policy == TriggerPolicy::SkipWhenNoResource {
         let since = Utc::now() - to_chrono_std(inner.config.lease);
-        if inner
-            .store
-            .ready_robots(&deployment.id, since)
-            .await?
-            == 0
-        {
+        if inner.store.ready_robots(&deployment.id, since).await? == 0 {
             return Ok(Err(NodeError::new(
                 "no_robot",
                 format!(

@@ -129,18 +129,18 @@ pub fn read_package(bytes: &[u8]) -> Result<Manifest, PackageError> {
     if text.len() as u64 > MANIFEST_LIMIT {
         return Err(invalid(MANIFEST, "larger than 1 MiB"));
     }
-    let raw: RawManifest =
-        serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_str(&text)).map_err(
-            |e| {
-                let path = e.path().to_string();
-                let field = if path == "." {
-                    MANIFEST.to_string()
-                } else {
-                    format!("{MANIFEST}: {path}")
-                };
-                invalid(&field, e.into_inner().to_string())
-            },
-        )?;
+    let raw: RawManifest = serde_path_to_error::deserialize(
+        &mut serde_json::Deserializer::from_str(&text),
+    )
+    .map_err(|e| {
+        let path = e.path().to_string();
+        let field = if path == "." {
+            MANIFEST.to_string()
+        } else {
+            format!("{MANIFEST}: {path}")
+        };
+        invalid(&field, e.into_inner().to_string())
+    })?;
     check_name(&raw.name)?;
     check_version(&raw.version)?;
     let mut arguments: Vec<PackageArgument> = Vec::new();
@@ -195,8 +195,7 @@ fn check_version(version: &str) -> Result<(), PackageError> {
     let field = format!("{MANIFEST}: version");
     let fine = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '+');
     let starts_well = version.chars().next().is_some_and(|c| c.is_ascii_digit());
-    if version.len() > 50 || !starts_well || !version.chars().all(fine) || version.contains("..")
-    {
+    if version.len() > 50 || !starts_well || !version.chars().all(fine) || version.contains("..") {
         return Err(invalid(
             &field,
             format!("`{version}`: a version such as 1.2.0 (digits, letters, `.`, `-`, `+`)"),

@@ -16,10 +16,7 @@ use super::{Robot, StoreError};
 pub trait PackageStore: Send + Sync {
     /// Adds a version of the package named in it, creating the package with its first version;
     /// the file is stored once per content. `Conflict` when the package has that version.
-    async fn add_package_version(
-        &self,
-        new: NewPackageVersion<'_>,
-    ) -> Result<Package, StoreError>;
+    async fn add_package_version(&self, new: NewPackageVersion<'_>) -> Result<Package, StoreError>;
     /// Every package with its versions, by name.
     async fn packages(&self) -> Result<Vec<Package>, StoreError>;
     /// By id, or else by name.

@@ -16,8 +16,8 @@ macro_rules! impl_worker_store {
                     let _write = self.write_guard().await;
                     sqlx::query(
                         "insert into queues (id, name, description, created_by, created_at,
-                                             updated_at, tags)
-                         values ($1, $2, $3, $4, $5, $5, $6)",
+                                             updated_at, tags, department_id)
+                         values ($1, $2, $3, $4, $5, $5, $6, $7)",
                     )
                     .bind(queue.id)
                     .bind(queue.name)
@@ -25,6 +25,7 @@ macro_rules! impl_worker_store {
                     .bind(queue.created_by)
                     .bind(now)
                     .bind(serde_json::to_string(queue.tags).unwrap_or_else(|_| "[]".into()))
+                    .bind(queue.department_id)
                     .execute(&self.pool)
                     .await
                     .map_err(|e| $crate::store::worker_rows::unique(e, "queue name"))?;
@@ -193,8 +194,8 @@ macro_rules! impl_worker_store {
                     sqlx::query(
                         "insert into deployments (id, name, description, package_name,
                                 package_version, queue_id, arguments, priority, max_retries,
-                                trigger_policy, created_by, created_at, updated_at)
-                         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)",
+                                trigger_policy, created_by, created_at, updated_at, department_id)
+                         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13)",
                     )
                     .bind(d.id)
                     .bind(d.name)
@@ -208,6 +209,7 @@ macro_rules! impl_worker_store {
                     .bind(d.trigger_policy.as_str())
                     .bind(d.created_by)
                     .bind(now)
+                    .bind(d.department_id)
                     .execute(&self.pool)
                     .await
                     .map_err(|e| $crate::store::worker_rows::unique(e, "deployment name"))?;

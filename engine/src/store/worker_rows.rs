@@ -21,7 +21,7 @@ pub(crate) fn unique(err: sqlx::Error, what: &str) -> StoreError {
 }
 
 pub(crate) const QUEUES: &str =
-    "select q.id, q.name, q.description, q.tags, q.created_by, q.created_at,
+    "select q.id, q.name, q.description, q.tags, q.department_id, q.created_by, q.created_at,
         q.updated_at, (select count(*) from robots r where r.queue_id = q.id) as robot_count
    from queues q";
 
@@ -31,6 +31,7 @@ pub(crate) struct QueueRow {
     name: String,
     description: String,
     tags: String,
+    department_id: Option<String>,
     created_by: String,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
@@ -44,6 +45,7 @@ impl From<QueueRow> for Queue {
             name: r.name,
             description: r.description,
             tags: serde_json::from_str(&r.tags).unwrap_or_default(),
+            department_id: r.department_id,
             robot_count: r.robot_count,
             created_by: r.created_by,
             created_at: format_time(r.created_at),
@@ -83,8 +85,8 @@ impl From<RobotRow> for Robot {
 }
 
 pub(crate) const DEPLOYMENT_COLUMNS: &str = "id, name, description, package_name, package_version,
-        queue_id, arguments, priority, max_retries, trigger_policy, created_by, created_at,
-        updated_at";
+        queue_id, arguments, priority, max_retries, trigger_policy, department_id, created_by,
+        created_at, updated_at";
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct DeploymentRow {
@@ -98,6 +100,7 @@ pub(crate) struct DeploymentRow {
     priority: i32,
     max_retries: i32,
     trigger_policy: String,
+    department_id: Option<String>,
     created_by: String,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
@@ -120,6 +123,7 @@ impl TryFrom<DeploymentRow> for Deployment {
             arguments: r.arguments.0,
             priority: r.priority,
             max_retries: r.max_retries,
+            department_id: r.department_id,
             created_by: r.created_by,
             created_at: format_time(r.created_at),
             updated_at: format_time(r.updated_at),

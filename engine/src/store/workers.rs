@@ -61,7 +61,8 @@ pub trait WorkerStore: Send + Sync {
     async fn jobs(&self, query: &JobQuery) -> Result<super::Page<Job>, StoreError>;
     /// Robots that may run the deployment's jobs (those bound to it, else those of its queue)
     /// and are ready now.
-    async fn ready_robots(&self, deployment: &str, since: DateTime<Utc>) -> Result<i64, StoreError>;
+    async fn ready_robots(&self, deployment: &str, since: DateTime<Utc>)
+        -> Result<i64, StoreError>;
 
     /// Claims the highest-priority queued job of the robot's queue (oldest first among equals)
     /// until `until`, skipping jobs whose node no longer waits (those are cancelled) and a job
@@ -104,6 +105,8 @@ pub struct NewQueue<'a> {
     pub name: &'a str,
     pub description: &'a str,
     pub tags: &'a [String],
+    /// The department it belongs to (its robots with it); none: the whole installation's.
+    pub department_id: Option<&'a str>,
     pub created_by: &'a str,
 }
 
@@ -120,6 +123,7 @@ pub struct Queue {
     pub name: String,
     pub description: String,
     pub tags: Vec<String>,
+    pub department_id: Option<String>,
     pub robot_count: i64,
     pub created_by: String,
     pub created_at: String,
@@ -160,6 +164,8 @@ pub struct NewDeployment<'a> {
     pub priority: i32,
     pub max_retries: i32,
     pub trigger_policy: TriggerPolicy,
+    /// The department it belongs to; none: the whole installation's.
+    pub department_id: Option<&'a str>,
     pub created_by: &'a str,
 }
 
@@ -175,6 +181,7 @@ pub struct Deployment {
     pub priority: i32,
     pub max_retries: i32,
     pub trigger_policy: TriggerPolicy,
+    pub department_id: Option<String>,
     pub created_by: String,
     pub created_at: String,
     pub updated_at: String,

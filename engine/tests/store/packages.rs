@@ -43,7 +43,10 @@ fn package_files_are_checked_before_anything_is_kept() {
     assert_eq!(manifest.name, "invoice-bot");
     assert_eq!(manifest.version, "1.2.0");
     assert_eq!(manifest.arguments.len(), 2);
-    assert_eq!(manifest.arguments[0].default_value.as_deref(), Some("C:/in"));
+    assert_eq!(
+        manifest.arguments[0].default_value.as_deref(),
+        Some("C:/in")
+    );
 
     refused_on(read_package(b""), "file");
     refused_on(read_package(b"MZ\x90\x00 this is an exe"), "file");
@@ -65,9 +68,18 @@ fn package_files_are_checked_before_anything_is_kept() {
     };
     refused_on(read_package(&no_manifest), "package.json");
     for (manifest, field) in [
-        (json!({"name": "../up", "version": "1.0"}), "package.json: name"),
-        (json!({"name": "a/b", "version": "1.0"}), "package.json: name"),
-        (json!({"name": "p", "version": "../1"}), "package.json: version"),
+        (
+            json!({"name": "../up", "version": "1.0"}),
+            "package.json: name",
+        ),
+        (
+            json!({"name": "a/b", "version": "1.0"}),
+            "package.json: name",
+        ),
+        (
+            json!({"name": "p", "version": "../1"}),
+            "package.json: version",
+        ),
         (json!({"name": "p"}), "package.json"),
         (
             json!({"name": "p", "version": "1", "arguments": [{"name": "x", "direction": "Up"}]}),
@@ -85,6 +97,7 @@ async fn queue_and_robots(store: &Arc<dyn Store>, robots: &[&str]) {
             name: "q",
             description: "",
             tags: &[],
+            department_id: None,
             created_by: "admin",
         })
         .await
@@ -120,6 +133,7 @@ async fn deploy(store: &Arc<dyn Store>, id: &str, package: &str, version: &str) 
             priority: 2000,
             max_retries: 0,
             trigger_policy: TriggerPolicy::AnyTime,
+            department_id: None,
             created_by: "admin",
         })
         .await
@@ -144,8 +158,13 @@ async fn versions(db: &TestDatabase, _backend: Backend) {
     assert_eq!(package.versions.len(), 2);
 
     // The same version again is refused, whatever the content.
-    let again = add_package(store.as_ref(), &simple_package("invoice-bot", "1.9.2"), None, "a")
-        .await;
+    let again = add_package(
+        store.as_ref(),
+        &simple_package("invoice-bot", "1.9.2"),
+        None,
+        "a",
+    )
+    .await;
     assert!(
         matches!(again, Err(PackageError::Store(StoreError::Conflict(_)))),
         "{again:?}"
@@ -172,7 +191,11 @@ async fn versions(db: &TestDatabase, _backend: Backend) {
         .await
         .expect("no such version")
         .is_none());
-    let counted = store.package("invoice-bot").await.expect("read").expect("it");
+    let counted = store
+        .package("invoice-bot")
+        .await
+        .expect("read")
+        .expect("it");
     assert_eq!(counted.total_downloads, 4);
     let old = counted.versions.iter().find(|v| v.version == "1.9.2");
     assert_eq!(old.map(|v| v.total_downloads), Some(3));
@@ -210,7 +233,10 @@ async fn versions(db: &TestDatabase, _backend: Backend) {
     queue_and_robots(&store, &[]).await;
     deploy(&store, "books", "invoice-bot", "1.10.0").await;
     let refused = store.delete_package(&package.id).await;
-    assert!(matches!(refused, Err(StoreError::Conflict(_))), "{refused:?}");
+    assert!(
+        matches!(refused, Err(StoreError::Conflict(_))),
+        "{refused:?}"
+    );
     store.delete_deployment("books").await.expect("undeploy");
     store.delete_package(&package.id).await.expect("delete");
     assert!(store.package(&package.id).await.expect("read").is_none());
@@ -249,13 +275,20 @@ async fn preloaded(db: &TestDatabase, _backend: Backend) {
         Some(file.clone())
     );
     assert_eq!(
-        store.package_upload("u1").await.expect("read").and_then(|u| u.sha256),
+        store
+            .package_upload("u1")
+            .await
+            .expect("read")
+            .and_then(|u| u.sha256),
         Some("abc".to_string())
     );
     store.close_upload("u1").await.expect("close");
     assert!(store.package_upload("u1").await.expect("read").is_none());
     let missing = store.fill_upload("u1", "abc", &file).await;
-    assert!(matches!(missing, Err(StoreError::NotFound(_))), "{missing:?}");
+    assert!(
+        matches!(missing, Err(StoreError::NotFound(_))),
+        "{missing:?}"
+    );
     store.close().await;
 }
 
@@ -270,9 +303,15 @@ async fn bound(db: &TestDatabase, _backend: Backend) {
         .await
         .expect("bind (twice is once)");
     let unknown = store.bind_robots("tied", &["nobody".to_string()]).await;
-    assert!(matches!(unknown, Err(StoreError::NotFound(_))), "{unknown:?}");
+    assert!(
+        matches!(unknown, Err(StoreError::NotFound(_))),
+        "{unknown:?}"
+    );
     let robots = store.deployment_robots("tied").await.expect("robots");
-    assert_eq!(robots.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["r2"]);
+    assert_eq!(
+        robots.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+        ["r2"]
+    );
     let since = Utc::now() - chrono::Duration::minutes(1);
     assert_eq!(store.ready_robots("tied", since).await.expect("ready"), 1);
     assert_eq!(store.ready_robots("free", since).await.expect("ready"), 2);
@@ -295,14 +334,24 @@ async fn bound(db: &TestDatabase, _backend: Backend) {
     }
     let until = Utc::now() + chrono::Duration::minutes(1);
     // r1 skips the higher-priority job of the deployment bound to r2.
-    let r1 = store.claim_job("r1", Utc::now(), until).await.expect("claim");
+    let r1 = store
+        .claim_job("r1", Utc::now(), until)
+        .await
+        .expect("claim");
     assert_eq!(r1.map(|j| j.id).as_deref(), Some("j-free"));
-    let r2 = store.claim_job("r2", Utc::now(), until).await.expect("claim");
+    let r2 = store
+        .claim_job("r2", Utc::now(), until)
+        .await
+        .expect("claim");
     assert_eq!(r2.map(|j| j.id).as_deref(), Some("j-tied"));
 
     store.unbind_robot("tied", "r2").await.expect("unbind");
     let again = store.unbind_robot("tied", "r2").await;
     assert!(matches!(again, Err(StoreError::NotFound(_))), "{again:?}");
-    assert!(store.deployment_robots("tied").await.expect("robots").is_empty());
+    assert!(store
+        .deployment_robots("tied")
+        .await
+        .expect("robots")
+        .is_empty());
     store.close().await;
 }

@@ -25,6 +25,7 @@ async fn queue_with_robots(store: &Arc<dyn Store>, queue: &str, robots: usize) -
             name: queue,
             description: "",
             tags: &[],
+            department_id: None,
             created_by: "admin",
         })
         .await
@@ -70,6 +71,7 @@ async fn deployment(
             priority: 2000,
             max_retries,
             trigger_policy: policy,
+            department_id: None,
             created_by: "admin",
         })
         .await

@@ -136,7 +136,11 @@ fn protected_routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(workers::create_deployment, workers::deployments))
         .routes(routes!(workers::execute))
         .routes(routes!(packages::upload, packages::packages))
-        .routes(routes!(packages::package, packages::change, packages::delete))
+        .routes(routes!(
+            packages::package,
+            packages::change,
+            packages::delete
+        ))
         .routes(routes!(packages::robots, packages::bind_robots))
         .routes(routes!(packages::unbind_robot))
         .routes(routes!(packages::upgrade_deployments))

@@ -86,10 +86,10 @@ pub async fn version_for(
         unknown(
             fields.1,
             format!(
-            "package {} has no version {}",
-            found.name,
-            version.unwrap_or("at all")
-        ),
+                "package {} has no version {}",
+                found.name,
+                version.unwrap_or("at all")
+            ),
         )
     })?;
     Ok((found, chosen))
@@ -162,6 +162,7 @@ pub async fn upgrade(api: &ApiState, ids: &[String]) -> ApiResult<Upgrade> {
                     priority: d.priority,
                     max_retries: d.max_retries,
                     trigger_policy: d.trigger_policy,
+                    department_id: d.department_id.as_deref(),
                     created_by: &d.created_by,
                 },
             )
@@ -366,7 +367,10 @@ pub async fn download(
                 header::CONTENT_DISPOSITION,
                 format!("attachment; filename=\"{package}.{version}.dgs\""),
             ),
-            (header::HeaderName::from_static("x-package-sha256"), found.sha256),
+            (
+                header::HeaderName::from_static("x-package-sha256"),
+                found.sha256,
+            ),
         ],
         bytes,
     )

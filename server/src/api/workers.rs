@@ -203,6 +203,7 @@ pub async fn create_queue(
             name: name_of(&body.name)?,
             description: &body.description,
             tags: &[],
+            department_id: None,
             created_by: &caller.user.username,
         })
         .await?;
@@ -384,6 +385,7 @@ pub async fn create_deployment(
             priority,
             max_retries,
             trigger_policy,
+            department_id: None,
             created_by: &caller.user.username,
         })
         .await?;

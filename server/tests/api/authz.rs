@@ -457,8 +457,18 @@ async fn every_route_for_every_role_on_own_and_others_objects() {
             None,
             [Ok, Forbidden, Ok, Forbidden],
         ),
-        (Method::GET, "/api/v1/packages".into(), None, [Ok, Ok, Ok, Ok]),
-        (Method::GET, "/api/v1/packages/p".into(), None, [Ok, Ok, Ok, Ok]),
+        (
+            Method::GET,
+            "/api/v1/packages".into(),
+            None,
+            [Ok, Ok, Ok, Ok],
+        ),
+        (
+            Method::GET,
+            "/api/v1/packages/p".into(),
+            None,
+            [Ok, Ok, Ok, Ok],
+        ),
         (
             // The deployment uses it: 409 for the admin.
             Method::DELETE,

@@ -379,7 +379,10 @@ async fn encoo_examples_and_flows() {
         )
         .await;
     assert_eq!(status, 200, "{claimed}");
-    assert_eq!(claimed["arguments"], json!({"Folder": "C:/in", "format": "pdf", "pages": 3}));
+    assert_eq!(
+        claimed["arguments"],
+        json!({"Folder": "C:/in", "format": "pdf", "pages": 3})
+    );
 
     // Robot groups and workflows change and go; what is referenced stays (400).
     let (status, made) = call(

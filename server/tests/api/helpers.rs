@@ -120,7 +120,12 @@ impl TestApp {
 
     /// Uploads package `name` at `version` (see `engine::testing::simple_package`) through the
     /// native API; returns the answer.
-    pub async fn upload_package(&self, admin: &str, name: &str, version: &str) -> serde_json::Value {
+    pub async fn upload_package(
+        &self,
+        admin: &str,
+        name: &str,
+        version: &str,
+    ) -> serde_json::Value {
         let (status, made) = self
             .send_file(
                 reqwest::Method::POST,
@@ -152,7 +157,12 @@ impl TestApp {
         assert_eq!(status, 201, "{made}");
         let queue_id = made["id"].as_str().expect("queue id").to_string();
         let (status, _) = self
-            .call(reqwest::Method::GET, "/api/v1/packages/p", Some(admin), None)
+            .call(
+                reqwest::Method::GET,
+                "/api/v1/packages/p",
+                Some(admin),
+                None,
+            )
             .await;
         if status == 404 {
             self.upload_package(admin, "p", "1").await;

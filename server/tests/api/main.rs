@@ -8,6 +8,7 @@ mod cron;
 mod designer;
 mod documented;
 mod encoo;
+mod encoo_scopes;
 mod helpers;
 mod modes;
 mod node_inst;

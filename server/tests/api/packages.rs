@@ -50,7 +50,12 @@ const VERSION: [&str; 17] = [
     "FullDescription",
 ];
 
-const UPLOADED: [&str; 4] = ["PackageId", "PackageVersionId", "PackageName", "LastVersion"];
+const UPLOADED: [&str; 4] = [
+    "PackageId",
+    "PackageVersionId",
+    "PackageName",
+    "LastVersion",
+];
 
 async fn put_package(app: &TestApp, token: &str, bytes: Vec<u8>) -> (u16, Value) {
     app.send_file(Method::PUT, "/openapi/packages", Some(token), bytes)
@@ -70,7 +75,10 @@ async fn encoo_packages_upload_list_change_and_delete() {
     let id = first["PackageId"].as_str().expect("id").to_string();
     let (status, second) = put_package(&app, &admin, simple_package("invoice-bot", "1.10.0")).await;
     assert_eq!(status, 200, "{second}");
-    assert_eq!((second["PackageId"].as_str(), second["LastVersion"].as_str()), (Some(id.as_str()), Some("1.10.0")));
+    assert_eq!(
+        (second["PackageId"].as_str(), second["LastVersion"].as_str()),
+        (Some(id.as_str()), Some("1.10.0"))
+    );
     put_package(&app, &admin, simple_package("ledger", "0.1.0")).await;
 
     // The list: `{Count, List}`, filters and paging; versions only when asked.
@@ -84,7 +92,8 @@ async fn encoo_packages_upload_list_change_and_delete() {
     assert_eq!(keys(&list["List"][0]), sorted(&PACKAGE));
     assert_eq!(list["List"][0]["Name"], "ledger", "newest first by default");
     assert_eq!(list["List"][0]["Versions"], json!([]));
-    let (_, list) = get("/openapi/packages?IncludeVersions=true&IsDesc=false&PageSize=1".into()).await;
+    let (_, list) =
+        get("/openapi/packages?IncludeVersions=true&IsDesc=false&PageSize=1".into()).await;
     assert_eq!(list["Count"], 2);
     assert_eq!(list["List"].as_array().map(Vec::len), Some(1));
     let invoice = &list["List"][0];
@@ -99,12 +108,20 @@ async fn encoo_packages_upload_list_change_and_delete() {
     assert_eq!(none["Count"], 0);
     let (status, bad) = get("/openapi/packages?StartTime=yesterday".into()).await;
     assert_eq!(status, 400);
-    assert!(bad["Message"].as_str().is_some_and(|m| m.contains("StartTime")), "{bad}");
+    assert!(
+        bad["Message"]
+            .as_str()
+            .is_some_and(|m| m.contains("StartTime")),
+        "{bad}"
+    );
 
     // Detail, then PATCH with the ETag (a stale one is refused, 412).
     let (status, detail) = get(format!("/openapi/packages/{id}")).await;
     assert_eq!(status, 200);
-    let etag = detail["Versions"][0]["ETag"].as_str().expect("etag").to_string();
+    let etag = detail["Versions"][0]["ETag"]
+        .as_str()
+        .expect("etag")
+        .to_string();
     let (status, changed) = app
         .call(
             Method::PATCH,
@@ -128,7 +145,12 @@ async fn encoo_packages_upload_list_change_and_delete() {
     assert_eq!(status, 412, "{stale}");
     assert_eq!(keys(&stale), sorted(&["Code", "Message"]));
     let (status, _) = app
-        .call(Method::PATCH, &format!("/openapi/packages/{id}"), Some(&admin), Some(json!({"Tags": []})))
+        .call(
+            Method::PATCH,
+            &format!("/openapi/packages/{id}"),
+            Some(&admin),
+            Some(json!({"Tags": []})),
+        )
         .await;
     assert_eq!(status, 400, "ETag is required");
 
@@ -143,18 +165,36 @@ async fn encoo_packages_upload_list_change_and_delete() {
         )
         .await;
     assert_eq!(status, 200, "{workflow}");
-    assert_eq!(workflow["PackageVersion"], "1.10.0", "no version named: the latest");
+    assert_eq!(
+        workflow["PackageVersion"], "1.10.0",
+        "no version named: the latest"
+    );
     let (status, refused) = app
-        .call(Method::DELETE, &format!("/openapi/packages/{id}"), Some(&admin), None)
+        .call(
+            Method::DELETE,
+            &format!("/openapi/packages/{id}"),
+            Some(&admin),
+            None,
+        )
         .await;
     assert_eq!(status, 400, "{refused}");
     let workflow_id = workflow["Id"].as_str().expect("id");
     let (status, _) = app
-        .call(Method::DELETE, &format!("/openapi/workflows/{workflow_id}"), Some(&admin), None)
+        .call(
+            Method::DELETE,
+            &format!("/openapi/workflows/{workflow_id}"),
+            Some(&admin),
+            None,
+        )
         .await;
     assert_eq!(status, 204);
     let (status, _) = app
-        .call(Method::DELETE, &format!("/openapi/packages/{id}"), Some(&admin), None)
+        .call(
+            Method::DELETE,
+            &format!("/openapi/packages/{id}"),
+            Some(&admin),
+            None,
+        )
         .await;
     assert_eq!(status, 204);
     let (status, _) = get(format!("/openapi/packages/{id}")).await;
@@ -181,12 +221,23 @@ async fn bad_uploads_are_refused_cleanly() {
             (state >> 24) as u8
         })
         .collect();
-    let big = package_file(&json!({"name": "big", "version": "1"}), &[("blob.bin", &noise)]);
+    let big = package_file(
+        &json!({"name": "big", "version": "1"}),
+        &[("blob.bin", &noise)],
+    );
     assert!(big.len() > 1 << 20);
-    let outside = package_file(&json!({"name": "p", "version": "1"}), &[("../../evil.dll", b"x")]);
+    let outside = package_file(
+        &json!({"name": "p", "version": "1"}),
+        &[("../../evil.dll", b"x")],
+    );
     let cases: Vec<(&str, Vec<u8>, u16, &str)> = vec![
         ("oversize", big, 413, "file"),
-        ("not a zip", b"MZ this is a program, not a package".to_vec(), 400, "file"),
+        (
+            "not a zip",
+            b"MZ this is a program, not a package".to_vec(),
+            400,
+            "file",
+        ),
         ("empty", Vec::new(), 400, "file"),
         ("a path outside", outside, 400, "../../evil.dll"),
         (
@@ -204,31 +255,62 @@ async fn bad_uploads_are_refused_cleanly() {
     ];
     for (what, bytes, status, named) in cases {
         for path in ["/api/v1/packages", "/openapi/packages"] {
-            let method = if path.starts_with("/api") { Method::POST } else { Method::PUT };
-            let (got, body) = app.send_file(method, path, Some(&admin), bytes.clone()).await;
+            let method = if path.starts_with("/api") {
+                Method::POST
+            } else {
+                Method::PUT
+            };
+            let (got, body) = app
+                .send_file(method, path, Some(&admin), bytes.clone())
+                .await;
             let message = format!("{} {} {}", body["field"], body["message"], body["Message"]);
             assert_eq!(got, status, "{what} at {path}: {body}");
-            assert!(message.contains(named), "{what} at {path} names {named}: {body}");
+            assert!(
+                message.contains(named),
+                "{what} at {path} names {named}: {body}"
+            );
         }
     }
     // A version the package has already: 409, whatever the content.
     app.upload_package(&admin, "p", "1.0").await;
-    let again = package_file(&json!({"name": "p", "version": "1.0", "description": "other"}), &[]);
+    let again = package_file(
+        &json!({"name": "p", "version": "1.0", "description": "other"}),
+        &[],
+    );
     let (status, body) = app
-        .send_file(Method::POST, "/api/v1/packages", Some(&admin), again.clone())
+        .send_file(
+            Method::POST,
+            "/api/v1/packages",
+            Some(&admin),
+            again.clone(),
+        )
         .await;
-    assert_eq!((status, body["code"].as_str()), (409, Some("conflict")), "{body}");
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (409, Some("conflict")),
+        "{body}"
+    );
     let (status, _) = put_package(&app, &admin, again).await;
     assert_eq!(status, 409);
     // A JSON body is not a package file.
     let (status, body) = app
-        .call(Method::PUT, "/openapi/packages", Some(&admin), Some(json!({"Name": "p"})))
+        .call(
+            Method::PUT,
+            "/openapi/packages",
+            Some(&admin),
+            Some(json!({"Name": "p"})),
+        )
         .await;
     assert_eq!(status, 415, "{body}");
     // Nothing half-written: one package, one version.
-    let (_, list) = app.call(Method::GET, "/api/v1/packages", Some(&admin), None).await;
+    let (_, list) = app
+        .call(Method::GET, "/api/v1/packages", Some(&admin), None)
+        .await;
     assert_eq!(list["total"], 1, "{list}");
-    assert_eq!(list["items"][0]["versions"].as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        list["items"][0]["versions"].as_array().map(Vec::len),
+        Some(1)
+    );
 }
 
 #[tokio::test]
@@ -236,14 +318,22 @@ async fn the_preloaded_upload_takes_three_steps() {
     let app = spawn_app().await;
     let admin = app.admin().await;
     let (status, channel) = app
-        .call(Method::POST, "/openapi/preloadedVersionFiles", Some(&admin), None)
+        .call(
+            Method::POST,
+            "/openapi/preloadedVersionFiles",
+            Some(&admin),
+            None,
+        )
         .await;
     assert_eq!(status, 200, "{channel}");
     assert_eq!(
         keys(&channel),
         sorted(&["Id", "Channel", "CreatedAt", "CompanyId", "DepartmentId"])
     );
-    assert_eq!(channel["Channel"]["Headers"]["Content-Type"], "application/octet-stream");
+    assert_eq!(
+        channel["Channel"]["Headers"]["Content-Type"],
+        "application/octet-stream"
+    );
     let id = channel["Id"].as_str().expect("id").to_string();
     let uri = channel["Channel"]["Uri"].as_str().expect("uri").to_string();
     assert!(uri.starts_with(&app.address), "{uri}");
@@ -274,11 +364,17 @@ async fn the_preloaded_upload_takes_three_steps() {
     assert_eq!(put(uri.clone(), b"not a zip".to_vec()).await, 204);
     let (status, body) = app.call(Method::PATCH, &complete, Some(&admin), None).await;
     assert_eq!(status, 400, "{body}");
-    assert_eq!(put(uri.clone(), simple_package("loader", "2.0.0")).await, 204);
+    assert_eq!(
+        put(uri.clone(), simple_package("loader", "2.0.0")).await,
+        204
+    );
     let (status, done) = app.call(Method::PATCH, &complete, Some(&admin), None).await;
     assert_eq!(status, 200, "{done}");
     assert_eq!(keys(&done), sorted(&UPLOADED));
-    assert_eq!((done["PackageName"].as_str(), done["LastVersion"].as_str()), (Some("loader"), Some("2.0.0")));
+    assert_eq!(
+        (done["PackageName"].as_str(), done["LastVersion"].as_str()),
+        (Some("loader"), Some("2.0.0"))
+    );
     // The channel is closed now.
     assert_eq!(put(uri, simple_package("loader", "2.0.1")).await, 404);
     let (status, _) = app.call(Method::PATCH, &complete, Some(&admin), None).await;
@@ -291,19 +387,38 @@ async fn workflows_bind_robots_and_upgrade_to_the_latest_package() {
     let admin = app.admin().await;
     let queue = app.queue_with_deployment(&admin, "printers", "first").await;
     let (status, other_queue) = app
-        .call(Method::POST, "/api/v1/queues", Some(&admin), Some(json!({"name": "others"})))
+        .call(
+            Method::POST,
+            "/api/v1/queues",
+            Some(&admin),
+            Some(json!({"name": "others"})),
+        )
         .await;
     assert_eq!(status, 201);
     let mut robots = Vec::new();
-    for (name, queue_id) in [("r1", queue.as_str()), ("r2", queue.as_str()), ("far", other_queue["id"].as_str().expect("id"))] {
+    for (name, queue_id) in [
+        ("r1", queue.as_str()),
+        ("r2", queue.as_str()),
+        ("far", other_queue["id"].as_str().expect("id")),
+    ] {
         let (status, made) = app
-            .call(Method::POST, "/api/v1/robots", Some(&admin), Some(json!({"name": name, "queue_id": queue_id})))
+            .call(
+                Method::POST,
+                "/api/v1/robots",
+                Some(&admin),
+                Some(json!({"name": name, "queue_id": queue_id})),
+            )
             .await;
         assert_eq!(status, 201, "{made}");
         robots.push(made["robot"]["id"].as_str().expect("id").to_string());
     }
-    let (_, deployments) = app.call(Method::GET, "/api/v1/deployments", Some(&admin), None).await;
-    let first = deployments["items"][0]["id"].as_str().expect("id").to_string();
+    let (_, deployments) = app
+        .call(Method::GET, "/api/v1/deployments", Some(&admin), None)
+        .await;
+    let first = deployments["items"][0]["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
 
     // Bind: one answer per robot; a robot of another group and an unknown one are not bound.
     let path = format!("/openapi/workflows/{first}/robots");
@@ -316,23 +431,51 @@ async fn workflows_bind_robots_and_upgrade_to_the_latest_package() {
         )
         .await;
     assert_eq!(status, 200, "{bound}");
-    assert_eq!(keys(&bound[0]), sorted(&["WorkflowId", "RobotId", "ErrorMessage"]));
+    assert_eq!(
+        keys(&bound[0]),
+        sorted(&["WorkflowId", "RobotId", "ErrorMessage"])
+    );
     assert_eq!(bound[0]["ErrorMessage"], Value::Null);
-    assert!(bound[1]["ErrorMessage"].as_str().is_some_and(|m| m.contains("group")), "{bound}");
-    assert!(bound[2]["ErrorMessage"].as_str().is_some_and(|m| m.contains("nobody")), "{bound}");
+    assert!(
+        bound[1]["ErrorMessage"]
+            .as_str()
+            .is_some_and(|m| m.contains("group")),
+        "{bound}"
+    );
+    assert!(
+        bound[2]["ErrorMessage"]
+            .as_str()
+            .is_some_and(|m| m.contains("nobody")),
+        "{bound}"
+    );
     let (status, list) = app.call(Method::GET, &path, Some(&admin), None).await;
     assert_eq!((status, list["Count"].as_u64()), (200, Some(1)), "{list}");
     assert_eq!(list["List"][0]["Name"], "r1");
     let (_, native) = app
-        .call(Method::GET, &format!("/api/v1/deployments/{first}/robots"), Some(&admin), None)
+        .call(
+            Method::GET,
+            &format!("/api/v1/deployments/{first}/robots"),
+            Some(&admin),
+            None,
+        )
         .await;
     assert_eq!(native["total"], 1);
     let (status, _) = app
-        .call(Method::DELETE, &format!("{path}/{}", robots[0]), Some(&admin), None)
+        .call(
+            Method::DELETE,
+            &format!("{path}/{}", robots[0]),
+            Some(&admin),
+            None,
+        )
         .await;
     assert_eq!(status, 204);
     let (status, _) = app
-        .call(Method::DELETE, &format!("{path}/{}", robots[0]), Some(&admin), None)
+        .call(
+            Method::DELETE,
+            &format!("{path}/{}", robots[0]),
+            Some(&admin),
+            None,
+        )
         .await;
     assert_eq!(status, 404);
 
@@ -342,31 +485,65 @@ async fn workflows_bind_robots_and_upgrade_to_the_latest_package() {
         let app = &app;
         let admin = admin.clone();
         async move {
-            app.call(Method::POST, "/openapi/workflows/batch/upgrade", Some(&admin), Some(json!({"WorkflowIds": ids})))
-                .await
+            app.call(
+                Method::POST,
+                "/openapi/workflows/batch/upgrade",
+                Some(&admin),
+                Some(json!({"WorkflowIds": ids})),
+            )
+            .await
         }
     };
     let (status, result) = upgrade(json!([first, "nope"])).await;
     assert_eq!(status, 200, "{result}");
     assert_eq!(
         keys(&result),
-        sorted(&["Total", "SuccessCount", "FailureCount", "MissingCount", "FailedList", "WarningList"])
+        sorted(&[
+            "Total",
+            "SuccessCount",
+            "FailureCount",
+            "MissingCount",
+            "FailedList",
+            "WarningList"
+        ])
     );
     assert_eq!(
-        (result["Total"].as_u64(), result["SuccessCount"].as_u64(), result["FailureCount"].as_u64(), result["MissingCount"].as_u64()),
+        (
+            result["Total"].as_u64(),
+            result["SuccessCount"].as_u64(),
+            result["FailureCount"].as_u64(),
+            result["MissingCount"].as_u64()
+        ),
         (Some(2), Some(1), Some(0), Some(1)),
         "{result}"
     );
-    let (_, workflow) = app.call(Method::GET, &format!("/openapi/workflows/{first}"), Some(&admin), None).await;
+    let (_, workflow) = app
+        .call(
+            Method::GET,
+            &format!("/openapi/workflows/{first}"),
+            Some(&admin),
+            None,
+        )
+        .await;
     assert_eq!(workflow["PackageVersion"], "1.1");
     let (_, again) = upgrade(json!([first])).await;
     assert_eq!(again["SuccessCount"], 1);
-    assert_eq!(keys(&again["WarningList"][0]), sorted(&["Id", "Name", "Message"]));
-    assert!(again["WarningList"][0]["Message"].as_str().is_some_and(|m| m.contains("latest")));
+    assert_eq!(
+        keys(&again["WarningList"][0]),
+        sorted(&["Id", "Name", "Message"])
+    );
+    assert!(again["WarningList"][0]["Message"]
+        .as_str()
+        .is_some_and(|m| m.contains("latest")));
 
     // Downloads are counted per version and per package.
     let (_, made) = app
-        .call(Method::POST, "/api/v1/robots", Some(&admin), Some(json!({"name": "fetcher", "queue_id": queue})))
+        .call(
+            Method::POST,
+            "/api/v1/robots",
+            Some(&admin),
+            Some(json!({"name": "fetcher", "queue_id": queue})),
+        )
         .await;
     let robot_token = made["token"].as_str().expect("token").to_string();
     for _ in 0..2 {
@@ -379,9 +556,23 @@ async fn workflows_bind_robots_and_upgrade_to_the_latest_package() {
             .expect("download");
         assert_eq!(response.status(), 200);
     }
-    let (status, _) = app.call(Method::GET, "/api/v1/workers/packages/p/1.1", Some(&admin), None).await;
+    let (status, _) = app
+        .call(
+            Method::GET,
+            "/api/v1/workers/packages/p/1.1",
+            Some(&admin),
+            None,
+        )
+        .await;
     assert_eq!(status, 401, "a person's token is not a robot's");
-    let (_, package) = app.call(Method::GET, "/openapi/packages?Name=p&IncludeVersions=true", Some(&admin), None).await;
+    let (_, package) = app
+        .call(
+            Method::GET,
+            "/openapi/packages?Name=p&IncludeVersions=true",
+            Some(&admin),
+            None,
+        )
+        .await;
     assert_eq!(package["List"][0]["TotalDownloads"], 2, "{package}");
     assert_eq!(package["List"][0]["Versions"][0]["TotalDownloads"], 2);
     assert_eq!(package["List"][0]["Versions"][1]["TotalDownloads"], 0);

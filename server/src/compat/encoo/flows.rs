@@ -2,15 +2,16 @@
 //! them, and running them.
 
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::{Extension, Json};
 use engine::people::{new_uuid, Permission, Role};
 use engine::runtime::{Mode, StartRequest};
 use engine::service::Caller;
-use engine::store::{JobQuery, NewDeployment, NewJob, TriggerPolicy};
+use engine::store::{Deployment, JobQuery, NewDeployment, NewJob, TriggerPolicy};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::scope::Scope;
 use super::{admin_only, json_body, page, referenced, views, Answer, Fail, ListQuery};
 use crate::api::workers::with_defaults;
 use crate::api::ApiState;
@@ -18,22 +19,45 @@ use crate::api::ApiState;
 /// `GET /openapi/workflows`.
 pub(super) async fn workflows(
     State(api): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
     Query(query): Query<ListQuery>,
 ) -> Answer {
-    let all = api.store.deployments().await?;
+    let scope = Scope::of(&api, &caller, &headers).await?;
+    let mut all = api.store.deployments().await?;
+    all.retain(|d| scope.lists(d.department_id.as_deref()));
     let packages = api.store.packages().await?;
     page(
         &query,
         all,
         |d| (&d.name, &d.description, &d.created_at),
-        |d| views::workflow(&d, packages.iter().find(|p| p.name == d.package_name)),
+        |d| {
+            let package = packages.iter().find(|p| p.name == d.package_name);
+            scope.stamp(views::workflow(&d, package), d.department_id.as_deref())
+        },
     )
 }
 
 /// A deployment as the console shows it, with its package's ids and declared arguments.
-async fn shown(api: &ApiState, d: &engine::store::Deployment) -> Answer {
+async fn shown(api: &ApiState, scope: &Scope, d: &Deployment) -> Answer {
     let package = api.store.package(&d.package_name).await?;
-    Ok(Json(views::workflow(d, package.as_ref())))
+    Ok(Json(scope.stamp(
+        views::workflow(d, package.as_ref()),
+        d.department_id.as_deref(),
+    )))
+}
+
+/// The workflow (deployment) `id` when the caller sees it.
+pub(super) async fn seen_workflow(
+    api: &ApiState,
+    scope: &Scope,
+    id: &str,
+) -> Result<Deployment, Fail> {
+    scope.check(
+        api.store.deployment(id).await?.filter(|d| d.id == id),
+        |d| d.department_id.as_deref(),
+        format!("no workflow {id}"),
+    )
 }
 
 /// The package version a workflow body names: `PackageId` or `PackageName`, and
@@ -58,13 +82,15 @@ async fn named_version(
 }
 
 /// `GET /openapi/workflows/{workflowId}`.
-pub(super) async fn workflow(State(api): State<ApiState>, Path(id): Path<String>) -> Answer {
-    let deployment = api
-        .store
-        .deployment(&id)
-        .await?
-        .ok_or_else(|| Fail::not_found(format!("no workflow {id}")))?;
-    shown(&api, &deployment).await
+pub(super) async fn workflow(
+    State(api): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Answer {
+    let scope = Scope::of(&api, &caller, &headers).await?;
+    let deployment = seen_workflow(&api, &scope, &id).await?;
+    shown(&api, &scope, &deployment).await
 }
 
 #[derive(Deserialize)]
@@ -89,9 +115,11 @@ pub struct WorkflowBody {
 pub(super) async fn create_workflow(
     State(api): State<ApiState>,
     Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
     body: Result<Json<WorkflowBody>, axum::extract::rejection::JsonRejection>,
 ) -> Answer {
     admin_only(&caller)?;
+    let scope = Scope::of(&api, &caller, &headers).await?;
     let Json(body) = body.map_err(|e| Fail::bad(e.body_text()))?;
     let required = |value: Option<String>, name: &str| {
         value
@@ -114,7 +142,12 @@ pub(super) async fn create_workflow(
         Some(p) => TriggerPolicy::parse(p)
             .ok_or_else(|| Fail::bad("TriggerPolicy: SkipWhenNoResource or AnyTime"))?,
     };
-    if api.store.queue(&queue).await?.is_none() {
+    let seen_queue = api
+        .store
+        .queue(&queue)
+        .await?
+        .filter(|q| scope.sees(q.department_id.as_deref()));
+    if seen_queue.is_none() {
         return Err(Fail::bad(format!(
             "AssociatedQueueId: no robot group {queue}"
         )));
@@ -138,10 +171,11 @@ pub(super) async fn create_workflow(
             priority,
             max_retries: retries,
             trigger_policy: policy,
+            department_id: scope.department_id(),
             created_by: &caller.user.username,
         })
         .await?;
-    shown(&api, &deployment).await
+    shown(&api, &scope, &deployment).await
 }
 
 #[derive(Deserialize, Default)]
@@ -156,6 +190,7 @@ pub struct ExecuteBody {
 pub(super) async fn execute_workflow(
     State(api): State<ApiState>,
     Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Answer {
@@ -170,11 +205,8 @@ pub(super) async fn execute_workflow(
     } else {
         serde_json::from_slice(&body).map_err(|e| Fail::bad(format!("body: {e}")))?
     };
-    let deployment = api
-        .store
-        .deployment(&id)
-        .await?
-        .ok_or_else(|| Fail::not_found(format!("no workflow {id}")))?;
+    let scope = Scope::of(&api, &caller, &headers).await?;
+    let deployment = seen_workflow(&api, &scope, &id).await?;
     let priority = body.priority.unwrap_or(deployment.priority);
     if !(0..=5000).contains(&priority) {
         return Err(Fail::bad("Priority: 0 to 5000"));
@@ -199,7 +231,10 @@ pub(super) async fn execute_workflow(
             max_retries: deployment.max_retries,
         })
         .await?;
-    Ok(Json(json!([views::job(&job, &deployment)])))
+    Ok(Json(json!([scope.stamp(
+        views::job(&job, &deployment),
+        deployment.department_id.as_deref()
+    )])))
 }
 
 /// The published definitions with job nodes that `caller` may use.
@@ -274,8 +309,10 @@ pub(super) async fn layout(
 pub(super) async fn execute_layout(
     State(api): State<ApiState>,
     Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Answer {
+    let scope = Scope::of(&api, &caller, &headers).await?;
     api.definitions
         .authorize(&caller.user, &id, Permission::Use)
         .await?;
@@ -315,7 +352,8 @@ pub(super) async fn execute_layout(
     let mut views = Vec::new();
     for job in &jobs {
         if let Some(d) = api.store.deployment(&job.deployment_id).await? {
-            views.push(views::job(job, &d));
+            let department = d.department_id.clone();
+            views.push(scope.stamp(views::job(job, &d), department.as_deref()));
         }
     }
     Ok(Json(json!({
@@ -338,17 +376,14 @@ pub(super) async fn execute_layout(
 pub(super) async fn change_workflow(
     State(api): State<ApiState>,
     Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
     Path(id): Path<String>,
     body: Result<Json<WorkflowBody>, axum::extract::rejection::JsonRejection>,
 ) -> Answer {
     admin_only(&caller)?;
     let body = json_body(body)?;
-    let current = api
-        .store
-        .deployment(&id)
-        .await?
-        .filter(|d| d.id == id)
-        .ok_or_else(|| Fail::not_found(format!("no workflow {id}")))?;
+    let scope = Scope::of(&api, &caller, &headers).await?;
+    let current = seen_workflow(&api, &scope, &id).await?;
     let priority = body.priority.unwrap_or(current.priority);
     if !(0..=5000).contains(&priority) {
         return Err(Fail::bad("Priority: 0 to 5000"));
@@ -395,7 +430,10 @@ pub(super) async fn change_workflow(
         .await?;
         (package.name, version.version)
     } else {
-        (current.package_name.clone(), current.package_version.clone())
+        (
+            current.package_name.clone(),
+            current.package_version.clone(),
+        )
     };
     let description = if body.description.is_empty() {
         current.description.clone()
@@ -417,20 +455,24 @@ pub(super) async fn change_workflow(
                 priority,
                 max_retries: retries,
                 trigger_policy: policy,
+                department_id: current.department_id.as_deref(),
                 created_by: &current.created_by,
             },
         )
         .await?;
-    shown(&api, &changed).await
+    shown(&api, &scope, &changed).await
 }
 
 /// `DELETE /openapi/workflows/{workflowId}`.
 pub(super) async fn delete_workflow(
     State(api): State<ApiState>,
     Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<StatusCode, Fail> {
     admin_only(&caller)?;
+    let scope = Scope::of(&api, &caller, &headers).await?;
+    seen_workflow(&api, &scope, &id).await?;
     api.store.delete_deployment(&id).await.map_err(referenced)?;
     Ok(StatusCode::NO_CONTENT)
 }

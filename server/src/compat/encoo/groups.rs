@@ -1,54 +1,111 @@
-//! Robot groups (queues) and robots as the console shows them.
+//! Robot groups (queues) and robots as the console shows them, scoped (see `scope`).
 
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::{Extension, Json};
 use engine::service::Caller;
+use engine::store::{Queue, Robot};
 use serde::Deserialize;
 
+use super::scope::Scope;
 use super::{admin_only, json_body, page, referenced, views, Answer, Fail, ListQuery};
 use crate::api::ApiState;
 
 /// `GET /openapi/queues`.
-pub(super) async fn queues(State(api): State<ApiState>, Query(query): Query<ListQuery>) -> Answer {
-    let all = api.store.queues().await?;
+pub(super) async fn queues(
+    State(api): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
+    Query(query): Query<ListQuery>,
+) -> Answer {
+    let scope = Scope::of(&api, &caller, &headers).await?;
+    let mut all = api.store.queues().await?;
+    all.retain(|q| scope.lists(q.department_id.as_deref()));
     page(
         &query,
         all,
         |q| (&q.name, &q.description, &q.created_at),
-        |q| views::queue(&q),
+        |q| scope.stamp(views::queue(&q), q.department_id.as_deref()),
+    )
+}
+
+/// The robot group `id` when the caller sees it.
+async fn seen_queue(api: &ApiState, scope: &Scope, id: &str) -> Result<Queue, Fail> {
+    scope.check(
+        api.store.queue(id).await?,
+        |q| q.department_id.as_deref(),
+        format!("no robot group {id}"),
     )
 }
 
 /// `GET /openapi/queues/{queueId}`.
-pub(super) async fn queue(State(api): State<ApiState>, Path(id): Path<String>) -> Answer {
-    let queue = api
+pub(super) async fn queue(
+    State(api): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Answer {
+    let scope = Scope::of(&api, &caller, &headers).await?;
+    let queue = seen_queue(&api, &scope, &id).await?;
+    Ok(Json(scope.stamp(
+        views::queue(&queue),
+        queue.department_id.as_deref(),
+    )))
+}
+
+/// Robots with the department of their group.
+async fn robots_with_departments(api: &ApiState) -> Result<Vec<(Robot, Option<String>)>, Fail> {
+    let queues = api.store.queues().await?;
+    Ok(api
         .store
-        .queue(&id)
+        .robots(None)
         .await?
-        .ok_or_else(|| Fail::not_found(format!("no robot group {id}")))?;
-    Ok(Json(views::queue(&queue)))
+        .into_iter()
+        .map(|r| {
+            let department = queues
+                .iter()
+                .find(|q| Some(&q.id) == r.queue_id.as_ref())
+                .and_then(|q| q.department_id.clone());
+            (r, department)
+        })
+        .collect())
 }
 
 /// `GET /openapi/robots`.
-pub(super) async fn robots(State(api): State<ApiState>, Query(query): Query<ListQuery>) -> Answer {
-    let all = api.store.robots(None).await?;
+pub(super) async fn robots(
+    State(api): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
+    Query(query): Query<ListQuery>,
+) -> Answer {
+    let scope = Scope::of(&api, &caller, &headers).await?;
+    let mut all = robots_with_departments(&api).await?;
+    all.retain(|(_, d)| scope.lists(d.as_deref()));
     page(
         &query,
         all,
-        |r| (&r.name, &r.description, &r.created_at),
-        |r| views::robot(&r),
+        |(r, _)| (&r.name, &r.description, &r.created_at),
+        |(r, d)| scope.stamp(views::robot(&r), d.as_deref()),
     )
 }
 
 /// `GET /openapi/robots/{robotId}`.
-pub(super) async fn robot(State(api): State<ApiState>, Path(id): Path<String>) -> Answer {
-    let robot = api
-        .store
-        .robot(&id)
+pub(super) async fn robot(
+    State(api): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Answer {
+    let scope = Scope::of(&api, &caller, &headers).await?;
+    let found = robots_with_departments(&api)
         .await?
-        .ok_or_else(|| Fail::not_found(format!("no robot {id}")))?;
-    Ok(Json(views::robot(&robot)))
+        .into_iter()
+        .find(|(r, _)| r.id == id);
+    let (robot, department) =
+        scope.check(found, |(_, d)| d.as_deref(), format!("no robot {id}"))?;
+    Ok(Json(
+        scope.stamp(views::robot(&robot), department.as_deref()),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -63,10 +120,12 @@ pub(super) struct QueueBody {
 pub(super) async fn create_queue(
     State(api): State<ApiState>,
     Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
     Path(id): Path<String>,
     body: Result<Json<QueueBody>, axum::extract::rejection::JsonRejection>,
 ) -> Answer {
     admin_only(&caller)?;
+    let scope = Scope::of(&api, &caller, &headers).await?;
     let body = json_body(body)?;
     let name = body
         .name
@@ -90,20 +149,27 @@ pub(super) async fn create_queue(
             name,
             description: body.description.as_deref().unwrap_or_default(),
             tags: body.tags.as_deref().unwrap_or_default(),
+            department_id: scope.department_id(),
             created_by: &caller.user.username,
         })
         .await?;
-    Ok(Json(views::queue(&queue)))
+    Ok(Json(scope.stamp(
+        views::queue(&queue),
+        queue.department_id.as_deref(),
+    )))
 }
 
 /// `PATCH /openapi/queues/{queueId}`: `Name`, `Description`, `Tags`.
 pub(super) async fn change_queue(
     State(api): State<ApiState>,
     Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
     Path(id): Path<String>,
     body: Result<Json<QueueBody>, axum::extract::rejection::JsonRejection>,
 ) -> Answer {
     admin_only(&caller)?;
+    let scope = Scope::of(&api, &caller, &headers).await?;
+    seen_queue(&api, &scope, &id).await?;
     let body = json_body(body)?;
     if body.name.as_deref().is_some_and(|n| n.trim().is_empty()) {
         return Err(Fail::bad("Name: not empty"));
@@ -125,16 +191,22 @@ pub(super) async fn change_queue(
             }
             other => other.into(),
         })?;
-    Ok(Json(views::queue(&queue)))
+    Ok(Json(scope.stamp(
+        views::queue(&queue),
+        queue.department_id.as_deref(),
+    )))
 }
 
 /// `DELETE /openapi/queues/{queueId}`.
 pub(super) async fn delete_queue(
     State(api): State<ApiState>,
     Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<StatusCode, Fail> {
     admin_only(&caller)?;
+    let scope = Scope::of(&api, &caller, &headers).await?;
+    seen_queue(&api, &scope, &id).await?;
     api.store.delete_queue(&id).await.map_err(referenced)?;
     Ok(StatusCode::NO_CONTENT)
 }

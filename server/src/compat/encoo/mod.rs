@@ -33,6 +33,7 @@
 mod flows;
 mod groups;
 mod packages;
+mod scope;
 mod views;
 
 use axum::extract::{Query, State};
@@ -103,10 +104,7 @@ pub fn router(state: ApiState) -> Router {
             axum::routing::delete(packages::unbind_robot),
         )
         .route("/workflows/batch/upgrade", post(packages::upgrade))
-        .route(
-            "/packages",
-            get(packages::packages).put(packages::upload),
-        )
+        .route("/packages", get(packages::packages).put(packages::upload))
         .route(
             "/packages/{id}",
             get(packages::package)
@@ -242,9 +240,8 @@ pub(super) fn page<T>(
         let (n, d, created) = fields(item);
         let (n, d) = (n.to_lowercase(), d.to_lowercase());
         let created = chrono::DateTime::parse_from_rfc3339(created).ok();
-        let in_time = created.is_none_or(|c| {
-            start.is_none_or(|s| c >= s) && end.is_none_or(|e| c <= e)
-        });
+        let in_time =
+            created.is_none_or(|c| start.is_none_or(|s| c >= s) && end.is_none_or(|e| c <= e));
         in_time
             && name.as_ref().is_none_or(|q| n.contains(q))
             && search
@@ -267,7 +264,11 @@ pub(super) fn page<T>(
 
 /// The company the request is about: its `CompanyId` header (one the caller belongs to), else
 /// the caller's first.
-pub(super) async fn company(api: &ApiState, caller: &Caller, headers: &HeaderMap) -> Result<String, Fail> {
+pub(super) async fn company(
+    api: &ApiState,
+    caller: &Caller,
+    headers: &HeaderMap,
+) -> Result<String, Fail> {
     let member = (!caller.user.is_admin()).then_some(caller.user.id);
     let companies = api.store.companies(None, member).await?;
     match headers.get("CompanyId").and_then(|v| v.to_str().ok()) {

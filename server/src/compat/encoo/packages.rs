@@ -14,11 +14,13 @@ use axum::{Extension, Json};
 use engine::people::{new_token, new_uuid, token_hash};
 use engine::service::packages::sha256_hex;
 use engine::service::Caller;
-use engine::store::NewUpload;
+use engine::store::{NewUpload, Package};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{admin_only, company, json_body, page, referenced, views, Answer, Fail, ListQuery};
+use super::flows::seen_workflow;
+use super::scope::Scope;
+use super::{admin_only, json_body, page, referenced, views, Answer, Fail, ListQuery};
 use crate::api::packages as native;
 use crate::api::ApiState;
 
@@ -30,8 +32,11 @@ const CHANNEL_HOURS: i64 = 24;
 /// `GET /openapi/packages`: `SearchString` also matches tags; `IncludeVersions` adds versions.
 pub(super) async fn packages(
     State(api): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
     Query(query): Query<ListQuery>,
 ) -> Answer {
+    let scope = Scope::of(&api, &caller, &headers).await?;
     let versions = matches!(
         query.include_versions.as_deref(),
         Some("true" | "True" | "1")
@@ -41,6 +46,7 @@ pub(super) async fn packages(
         .packages()
         .await?
         .into_iter()
+        .filter(|p| scope.lists(p.department_id.as_deref()))
         .map(|p| {
             let searched = format!("{} {}", p.description, p.tags.join(" "));
             (p, searched)
@@ -50,21 +56,38 @@ pub(super) async fn packages(
         &query,
         all,
         |(p, searched)| (&p.name, searched, &p.created_at),
-        |(p, _)| views::package(&p, versions),
+        |(p, _)| {
+            let department = p.department_id.clone();
+            scope.stamp(views::package(&p, versions), department.as_deref())
+        },
     )
 }
 
-async fn found(api: &ApiState, id: &str) -> Result<engine::store::Package, Fail> {
-    api.store
-        .package(id)
-        .await?
-        .filter(|p| p.id == id)
-        .ok_or_else(|| Fail::not_found(format!("no package {id}")))
+/// The package `id` when the caller sees it.
+async fn found(api: &ApiState, scope: &Scope, id: &str) -> Result<Package, Fail> {
+    scope.check(
+        api.store.package(id).await?.filter(|p| p.id == id),
+        |p| p.department_id.as_deref(),
+        format!("no package {id}"),
+    )
+}
+
+fn shown(scope: &Scope, package: &Package) -> Value {
+    scope.stamp(
+        views::package(package, true),
+        package.department_id.as_deref(),
+    )
 }
 
 /// `GET /openapi/packages/{packageId}`: with every version, highest first.
-pub(super) async fn package(State(api): State<ApiState>, Path(id): Path<String>) -> Answer {
-    Ok(Json(views::package(&found(&api, &id).await?, true)))
+pub(super) async fn package(
+    State(api): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Answer {
+    let scope = Scope::of(&api, &caller, &headers).await?;
+    Ok(Json(shown(&scope, &found(&api, &scope, &id).await?)))
 }
 
 #[derive(Deserialize)]
@@ -81,6 +104,7 @@ pub struct PackageBody {
 pub(super) async fn change_package(
     State(api): State<ApiState>,
     Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
     Path(id): Path<String>,
     body: Result<Json<PackageBody>, axum::extract::rejection::JsonRejection>,
 ) -> Answer {
@@ -90,7 +114,8 @@ pub(super) async fn change_package(
         .etag
         .filter(|e| !e.is_empty())
         .ok_or_else(|| Fail::bad("ETag is required (a version's ETag of the package)"))?;
-    let package = found(&api, &id).await?;
+    let scope = Scope::of(&api, &caller, &headers).await?;
+    let package = found(&api, &scope, &id).await?;
     let changed = native::change_package(
         &api,
         &package.id,
@@ -100,17 +125,19 @@ pub(super) async fn change_package(
         &caller,
     )
     .await?;
-    Ok(Json(views::package(&changed, true)))
+    Ok(Json(shown(&scope, &changed)))
 }
 
 /// `DELETE /openapi/packages/{packageId}`: 400 while a workflow uses it.
 pub(super) async fn delete_package(
     State(api): State<ApiState>,
     Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<StatusCode, Fail> {
     admin_only(&caller)?;
-    let package = found(&api, &id).await?;
+    let scope = Scope::of(&api, &caller, &headers).await?;
+    let package = found(&api, &scope, &id).await?;
     api.store
         .delete_package(&package.id)
         .await
@@ -126,6 +153,7 @@ pub(super) async fn upload(
     body: Body,
 ) -> Answer {
     admin_only(&caller)?;
+    let scope = Scope::of(&api, &caller, &headers).await?;
     octet_stream(&headers)?;
     let limit = DIRECT_LIMIT.min(api.package_max_bytes);
     let bytes = native::read_file(body, limit).await.map_err(|_| {
@@ -137,7 +165,8 @@ pub(super) async fn upload(
             ),
         )
     })?;
-    let (package, version) = native::add(&api, &bytes, None, &caller.user.username).await?;
+    let (package, version) =
+        native::add(&api, &bytes, scope.department_id(), &caller.user.username).await?;
     Ok(Json(views::uploaded(&package, &version)))
 }
 
@@ -163,14 +192,14 @@ pub(super) async fn open_upload(
     headers: HeaderMap,
 ) -> Answer {
     admin_only(&caller)?;
-    let company = company(&api, &caller, &headers).await.ok();
+    let scope = Scope::of(&api, &caller, &headers).await?;
     let secret = new_token();
     let upload = api
         .store
         .open_upload(NewUpload {
             id: &new_uuid(),
             secret_hash: &token_hash(&secret),
-            department_id: None,
+            department_id: scope.department_id(),
             created_by: &caller.user.username,
         })
         .await?;
@@ -182,7 +211,7 @@ pub(super) async fn open_upload(
             "Headers": {"Content-Type": "application/octet-stream"},
         },
         "CreatedAt": upload.created_at,
-        "CompanyId": company,
+        "CompanyId": scope.company(),
         "DepartmentId": upload.department_id,
     })))
 }
@@ -267,11 +296,12 @@ pub(super) async fn complete_upload(
 /// `GET /openapi/workflows/{workflowId}/robots`.
 pub(super) async fn workflow_robots(
     State(api): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Answer {
-    if api.store.deployment(&id).await?.is_none() {
-        return Err(Fail::not_found(format!("no workflow {id}")));
-    }
+    let scope = Scope::of(&api, &caller, &headers).await?;
+    seen_workflow(&api, &scope, &id).await?;
     let robots = api.store.deployment_robots(&id).await?;
     let list: Vec<Value> = robots.iter().map(views::robot).collect();
     Ok(Json(json!({"Count": list.len(), "List": list})))
@@ -289,10 +319,13 @@ pub struct RobotIds {
 pub(super) async fn bind_robots(
     State(api): State<ApiState>,
     Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
     Path(id): Path<String>,
     body: Result<Json<RobotIds>, axum::extract::rejection::JsonRejection>,
 ) -> Answer {
     admin_only(&caller)?;
+    let scope = Scope::of(&api, &caller, &headers).await?;
+    seen_workflow(&api, &scope, &id).await?;
     let body = json_body(body)?;
     if body.robot_ids.is_empty() {
         return Err(Fail::bad("RobotIds: name at least one robot"));
@@ -309,9 +342,12 @@ pub(super) async fn bind_robots(
 pub(super) async fn unbind_robot(
     State(api): State<ApiState>,
     Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
     Path((id, robot)): Path<(String, String)>,
 ) -> Result<StatusCode, Fail> {
     admin_only(&caller)?;
+    let scope = Scope::of(&api, &caller, &headers).await?;
+    seen_workflow(&api, &scope, &id).await?;
     api.store.unbind_robot(&id, &robot).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -327,11 +363,19 @@ pub struct WorkflowIds {
 pub(super) async fn upgrade(
     State(api): State<ApiState>,
     Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
     body: Result<Json<WorkflowIds>, axum::extract::rejection::JsonRejection>,
 ) -> Answer {
     admin_only(&caller)?;
     let body = json_body(body)?;
-    let outcome = native::upgrade(&api, &body.workflow_ids).await?;
+    let scope = Scope::of(&api, &caller, &headers).await?;
+    // Workflows the caller does not see count as missing.
+    let mut ids = Vec::new();
+    for id in &body.workflow_ids {
+        let seen = seen_workflow(&api, &scope, id).await.is_ok();
+        ids.push(if seen { id.clone() } else { String::new() });
+    }
+    let outcome = native::upgrade(&api, &ids).await?;
     let noted = |list: &[native::Noted]| -> Vec<Value> {
         list.iter()
             .map(|n| json!({"Id": n.id, "Name": n.name, "Message": n.message}))
