@@ -1,4 +1,5 @@
-//! Server function of the Robots page: queues, robots with their status, and the latest jobs.
+//! Server functions of the Robots page (queues, robots with their status, deployments, packages
+//! and the latest jobs) and of the designer's deployment picker.
 
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -41,16 +42,91 @@ pub struct JobView {
     pub created_at: String,
 }
 
+/// A deployment as the Robots page and the designer's `job` node show it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeploymentView {
+    pub name: String,
+    pub package_name: String,
+    pub package_version: String,
+    pub queue: String,
+    pub priority: i32,
+    pub trigger_policy: String,
+    /// The robots its jobs are bound to (none: any robot of its queue).
+    pub robots: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PackageView {
+    pub name: String,
+    pub description: String,
+    pub latest: String,
+    pub versions: usize,
+    pub downloads: i64,
+    pub updated_at: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RobotsOverview {
     pub queues: Vec<QueueView>,
     pub robots: Vec<RobotView>,
+    pub deployments: Vec<DeploymentView>,
+    pub packages: Vec<PackageView>,
     /// `None` for people who may not see jobs (only admins and operators may).
     pub jobs: Option<Vec<JobView>>,
     pub jobs_total: i64,
 }
 
-/// Queues, robots and the latest jobs, for anyone signed in (jobs for admins and operators).
+/// The deployments a `job` node may name, by name, for anyone signed in.
+#[server(prefix = "/rpc", endpoint = "deployments")]
+pub async fn load_deployments() -> Result<Vec<DeploymentView>, AppError> {
+    crate::api::ssr::user()?;
+    let store = crate::api::ssr::store()?;
+    ssr::deployments(store.as_ref()).await
+}
+
+#[cfg(feature = "ssr")]
+mod ssr {
+    use super::DeploymentView;
+    use crate::api::AppError;
+
+    pub fn unavailable(err: engine::store::StoreError) -> AppError {
+        tracing::warn!(error = %err, "robots query failed");
+        AppError::DatabaseUnavailable
+    }
+
+    pub async fn deployments(
+        store: &dyn engine::store::Store,
+    ) -> Result<Vec<DeploymentView>, AppError> {
+        let queues = store.queues().await.map_err(unavailable)?;
+        let mut views = Vec::new();
+        for d in store.deployments().await.map_err(unavailable)? {
+            let robots = store
+                .deployment_robots(&d.id)
+                .await
+                .map_err(unavailable)?
+                .into_iter()
+                .map(|r| r.name)
+                .collect();
+            views.push(DeploymentView {
+                queue: queues
+                    .iter()
+                    .find(|q| q.id == d.queue_id)
+                    .map_or(d.queue_id.clone(), |q| q.name.clone()),
+                name: d.name,
+                package_name: d.package_name,
+                package_version: d.package_version,
+                priority: d.priority,
+                trigger_policy: d.trigger_policy.as_str().to_string(),
+                robots,
+            });
+        }
+        views.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(views)
+    }
+}
+
+/// Queues, robots, deployments, packages and the latest jobs, for anyone signed in (jobs for
+/// admins and operators).
 #[server(prefix = "/rpc", endpoint = "robots")]
 pub async fn load_robots() -> Result<RobotsOverview, AppError> {
     use std::collections::HashMap;
@@ -60,10 +136,7 @@ pub async fn load_robots() -> Result<RobotsOverview, AppError> {
 
     let user = crate::api::ssr::user()?;
     let store = crate::api::ssr::store()?;
-    let unavailable = |err: engine::store::StoreError| {
-        tracing::warn!(error = %err, "robots page query failed");
-        AppError::DatabaseUnavailable
-    };
+    let unavailable = ssr::unavailable;
     let queues = store.queues().await.map_err(unavailable)?;
     let names: HashMap<String, String> = queues
         .iter()
@@ -115,7 +188,24 @@ pub async fn load_robots() -> Result<RobotsOverview, AppError> {
     } else {
         (None, 0)
     };
+    let deployments = ssr::deployments(store.as_ref()).await?;
+    let packages = store
+        .packages()
+        .await
+        .map_err(unavailable)?
+        .into_iter()
+        .map(|p| PackageView {
+            latest: p.latest().map(|v| v.version.clone()).unwrap_or_default(),
+            versions: p.versions.len(),
+            name: p.name,
+            description: p.description,
+            downloads: p.total_downloads,
+            updated_at: p.updated_at,
+        })
+        .collect();
     Ok(RobotsOverview {
+        deployments,
+        packages,
         robots: robots
             .into_iter()
             .map(|r| RobotView {
@@ -154,6 +244,8 @@ pub enum RKey {
     Blurb,
     Queues,
     Robots,
+    Deployments,
+    Packages,
     LatestJobs,
     Name,
     Queue,
@@ -174,6 +266,17 @@ pub enum RKey {
     NoQueues,
     NoRobots,
     NoJobs,
+    NoDeployments,
+    NoPackages,
+    Package,
+    Latest,
+    Versions,
+    Downloads,
+    Updated,
+    BoundRobots,
+    AnyRobot,
+    Policy,
+    UnknownDeployment,
     JobsHidden,
     Ready,
     Busy,
@@ -198,6 +301,28 @@ impl crate::i18n::Phrase for RKey {
             RKey::Queues => ("Queues", "机器人组"),
             RKey::Robots => ("Robots", "机器人"),
             RKey::LatestJobs => ("Latest jobs", "最近的作业"),
+            RKey::Deployments => ("Deployments", "流程部署"),
+            RKey::Packages => ("Packages", "流程包"),
+            RKey::NoDeployments => (
+                "No deployments yet. An administrator binds an uploaded package to a queue with POST /api/v1/deployments.",
+                "还没有流程部署。管理员可通过 POST /api/v1/deployments 将已上传的流程包部署到机器人组。",
+            ),
+            RKey::NoPackages => (
+                "No packages yet. An administrator uploads a .dgs file with POST /api/v1/packages.",
+                "还没有流程包。管理员可通过 POST /api/v1/packages 上传 .dgs 文件。",
+            ),
+            RKey::Package => ("Package", "流程包"),
+            RKey::Latest => ("Latest", "最新版本"),
+            RKey::Versions => ("Versions", "版本数"),
+            RKey::Downloads => ("Downloads", "下载次数"),
+            RKey::Updated => ("Updated", "更新时间"),
+            RKey::BoundRobots => ("Runs on", "执行机器人"),
+            RKey::AnyRobot => ("any robot of the queue", "组内任一机器人"),
+            RKey::Policy => ("When no robot is free", "无空闲机器人时"),
+            RKey::UnknownDeployment => (
+                "No deployment has this name yet.",
+                "还没有这个名称的流程部署。",
+            ),
             RKey::Name => ("Name", "名称"),
             RKey::Queue => ("Queue", "机器人组"),
             RKey::RobotCount => ("Robots", "机器人数"),

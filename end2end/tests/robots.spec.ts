@@ -60,9 +60,53 @@ test('a robot claims and finishes a job while the Robots page shows it live', as
   await call(request, robot, 'POST', `/api/v1/workers/jobs/${claimed.id}/succeed`, { output: { pages: 3 } });
   await expect(job.getByTestId('job-state')).toHaveText('Succeeded', { timeout: 15_000 });
 
+  // The deployment and its package are listed beside the robots.
+  const deployment = page.locator(`tr[data-deployment="report-${id}"]`);
+  await expect(deployment).toContainText('reports');
+  await expect(deployment).toContainText('1.0.0');
+  await expect(deployment).toContainText(`printers-${id}`);
+  await expect(page.locator('tr[data-package="reports"]')).toContainText('1.0.0');
+
   // The job links to its instance, which went on.
   await job.getByRole('link').click();
   await expect(page).toHaveURL(new RegExp(`/instances/${instance.id}$`));
   await hydrated(page);
   await expect(page.getByTestId('instance-status')).toHaveText('Completed');
+});
+
+test('the designer offers the deployments a job node can run', async ({ page, request }) => {
+  const id = unique();
+  const login = await request.post('/api/v1/auth/token', {
+    data: { grant_type: 'password', username: ADMIN.username, password: ADMIN.password },
+  });
+  const admin = (await login.json()).access_token;
+  const queue = await call(request, admin, 'POST', '/api/v1/queues', { name: `scanners-${id}` });
+  const upload = await request.post('/api/v1/packages', {
+    headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/octet-stream' },
+    data: readFileSync(join(__dirname, '..', 'fixtures', 'reports-1.0.0.dgs')),
+  });
+  expect([201, 409], await upload.text()).toContain(upload.status());
+  await call(request, admin, 'POST', '/api/v1/deployments', {
+    name: `scan-${id}`, package_name: 'reports', package_version: '1.0.0', queue_id: queue.id,
+    trigger_policy: 'SkipWhenNoResource',
+  });
+  const key = `scan-flow-${id}`;
+  await call(request, admin, 'POST', '/api/v1/definitions', {
+    key, name: 'Scan the invoices',
+    nodes: [{ id: 'start', kind: 'start' }, { id: 'scan', kind: 'job', deployment: 'nothing-yet' }, { id: 'end', kind: 'end' }],
+    edges: [{ from: 'start', to: 'scan' }, { from: 'scan', to: 'end' }],
+  });
+
+  await signIn(page);
+  await page.goto(`/workflows/${key}/design`);
+  await hydrated(page);
+  await page.locator('[data-node="scan"] rect.body').click();
+  const field = page.locator('#field-deployment');
+  const about = page.getByTestId('deployment-about');
+  await expect(about).toHaveText('No deployment has this name yet.');
+  // The existing deployments are offered as the field's options.
+  await expect(page.locator(`datalist#field-deployment-options option[value="scan-${id}"]`)).toHaveCount(1);
+  await field.fill(`scan-${id}`);
+  await expect(about).toHaveText(`reports 1.0.0 · scanners-${id} · SkipWhenNoResource`);
+  await page.screenshot({ path: 'test-results/designer-job-node.png' });
 });

@@ -21,6 +21,8 @@ pub enum Widget {
     /// Any JSON value, checked as typed.
     Json,
     Check,
+    /// A deployment's name: typed (templates allowed), with the existing ones offered.
+    Deployment,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -152,7 +154,7 @@ const CALLBACK_FIELDS: &[FieldSpec] = &[
 ];
 
 const JOB_FIELDS: &[FieldSpec] = &[
-    f("deployment", "Deployment", "部署", Widget::Text),
+    f("deployment", "Deployment", "流程部署", Widget::Deployment),
     f(
         "arguments",
         "Arguments (JSON)",
@@ -342,7 +344,9 @@ pub fn read(widget: Widget, text: &str) -> Result<Option<Value>, String> {
         Widget::Json => serde_json::from_str(trimmed).map_err(|e| e.to_string())?,
         Widget::Check => Value::Bool(trimmed == "true"),
         Widget::Code | Widget::Area => Value::String(text.to_string()),
-        Widget::Text | Widget::Choice(_) => Value::String(trimmed.to_string()),
+        Widget::Text | Widget::Choice(_) | Widget::Deployment => {
+            Value::String(trimmed.to_string())
+        }
     }))
 }
 

@@ -173,6 +173,58 @@ fn Field(editor: Editor, issues: Memo<Vec<Issue>>, owner: Owner, spec: FieldSpec
             </select>
         }
         .into_any(),
+        Widget::Deployment => {
+            let known = Resource::new(|| (), |_| crate::robots::load_deployments());
+            let list_id = format!("{dom_id}-options");
+            let options = move || {
+                known
+                    .get()
+                    .and_then(Result::ok)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|d| {
+                        let about = format!("{} {} · {}", d.package_name, d.package_version, d.queue);
+                        view! { <option value=d.name>{about}</option> }
+                    })
+                    .collect_view()
+            };
+            // What the typed name runs, or that no deployment has it (a template is left alone).
+            let about = move || {
+                let typed = text();
+                if typed.is_empty() || typed.contains("{{") {
+                    return None;
+                }
+                let all = known.get()?.ok()?;
+                Some(match all.into_iter().find(|d| d.name == typed) {
+                    Some(d) => {
+                        let runs_on = if d.robots.is_empty() {
+                            d.queue.clone()
+                        } else {
+                            format!("{} ({})", d.queue, d.robots.join(", "))
+                        };
+                        let line = format!(
+                            "{} {} · {} · {}",
+                            d.package_name, d.package_version, runs_on, d.trigger_policy
+                        );
+                        view! { <p class="hint" data-testid="deployment-about">{line}</p> }.into_any()
+                    }
+                    None => view! {
+                        <p class="field-warning" data-testid="deployment-about">
+                            {i18n.t(crate::robots::RKey::UnknownDeployment)}
+                        </p>
+                    }
+                    .into_any(),
+                })
+            };
+            view! {
+                <input id=dom_id.clone() type="text" list=list_id.clone() autocomplete="off"
+                    prop:value=text disabled=disabled aria-invalid=move || invalid().to_string()
+                    on:input=move |ev| commit(event_target_value(&ev)) />
+                <datalist id=list_id>{options}</datalist>
+                {about}
+            }
+            .into_any()
+        }
         Widget::Check => view! {
             <input id=dom_id.clone() type="checkbox" prop:checked=move || value.get() == Some(Value::Bool(true))
                 disabled=disabled on:change=move |ev| commit(event_target_checked(&ev).to_string()) />

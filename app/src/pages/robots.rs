@@ -1,5 +1,5 @@
-//! `/robots`: queues, robots with their live status and the latest jobs. The page reads itself
-//! again every five seconds while it is open.
+//! `/robots`: queues, robots with their live status, deployments, packages and the latest jobs.
+//! The page reads itself again every five seconds while it is open.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -7,7 +7,9 @@ use leptos_router::components::A;
 
 use super::inbox::short_time;
 use crate::i18n::{use_i18n, Key};
-use crate::robots::{load_robots, state_key, JobView, RKey, RobotView, RobotsOverview};
+use crate::robots::{
+    load_robots, state_key, DeploymentView, JobView, PackageView, RKey, RobotView, RobotsOverview,
+};
 
 #[component]
 pub fn RobotsPage() -> impl IntoView {
@@ -58,6 +60,8 @@ fn Overview(overview: RobotsOverview) -> impl IntoView {
     let RobotsOverview {
         queues,
         robots,
+        deployments,
+        packages,
         jobs,
         jobs_total,
     } = overview;
@@ -155,11 +159,104 @@ fn Overview(overview: RobotsOverview) -> impl IntoView {
                 {robots_view}
             </div>
         </div>
+        <div class="robots-grid">
+            <div class="card table-card">
+                <h2>{t(RKey::Deployments)}</h2>
+                {deployments_table(deployments)}
+            </div>
+            <div class="card table-card">
+                <h2>{t(RKey::Packages)}</h2>
+                {packages_table(packages)}
+            </div>
+        </div>
         <div class="card table-card">
             <h2>{t(RKey::LatestJobs)}</h2>
             {jobs_view}
         </div>
     }
+}
+
+fn deployments_table(deployments: Vec<DeploymentView>) -> AnyView {
+    let i18n = use_i18n();
+    let t = move |key| i18n.t(key);
+    if deployments.is_empty() {
+        return view! { <p class="muted" data-testid="deployments-empty">{t(RKey::NoDeployments)}</p> }
+            .into_any();
+    }
+    let rows = deployments
+        .into_iter()
+        .map(|d| {
+            let key = d.name.clone();
+            let runs_on = if d.robots.is_empty() {
+                view! { <span class="muted">{t(RKey::AnyRobot)}</span> }.into_any()
+            } else {
+                d.robots.join(", ").into_any()
+            };
+            view! {
+                <tr data-deployment=key>
+                    <td>{d.name}</td>
+                    <td><span>{d.package_name}</span> " " <span class="muted mono">{d.package_version}</span></td>
+                    <td class="muted">{d.queue}</td>
+                    <td>{runs_on}</td>
+                    <td class="muted">{d.priority}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <table class="list" data-testid="deployments">
+            <thead>
+                <tr>
+                    <th>{t(RKey::Name)}</th>
+                    <th>{t(RKey::Package)}</th>
+                    <th>{t(RKey::Queue)}</th>
+                    <th>{t(RKey::BoundRobots)}</th>
+                    <th>{t(RKey::Priority)}</th>
+                </tr>
+            </thead>
+            <tbody>{rows}</tbody>
+        </table>
+    }
+    .into_any()
+}
+
+fn packages_table(packages: Vec<PackageView>) -> AnyView {
+    let i18n = use_i18n();
+    let t = move |key| i18n.t(key);
+    if packages.is_empty() {
+        return view! { <p class="muted" data-testid="packages-empty">{t(RKey::NoPackages)}</p> }
+            .into_any();
+    }
+    let rows = packages
+        .into_iter()
+        .map(|p| {
+            let key = p.name.clone();
+            view! {
+                <tr data-package=key>
+                    <td title=p.description>{p.name}</td>
+                    <td class="mono">{p.latest}</td>
+                    <td class="muted">{p.versions}</td>
+                    <td class="muted">{p.downloads}</td>
+                    <td class="muted nowrap">{short_time(&p.updated_at)}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <table class="list" data-testid="packages">
+            <thead>
+                <tr>
+                    <th>{t(RKey::Name)}</th>
+                    <th>{t(RKey::Latest)}</th>
+                    <th>{t(RKey::Versions)}</th>
+                    <th>{t(RKey::Downloads)}</th>
+                    <th>{t(RKey::Updated)}</th>
+                </tr>
+            </thead>
+            <tbody>{rows}</tbody>
+        </table>
+    }
+    .into_any()
 }
 
 fn robot_row(robot: RobotView) -> impl IntoView {
