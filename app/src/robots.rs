@@ -317,7 +317,7 @@ impl crate::i18n::Phrase for RKey {
             RKey::Downloads => ("Downloads", "下载次数"),
             RKey::Updated => ("Updated", "更新时间"),
             RKey::BoundRobots => ("Runs on", "执行机器人"),
-            RKey::AnyRobot => ("any robot of the queue", "组内任一机器人"),
+            RKey::AnyRobot => ("any robot", "任一机器人"),
             RKey::Policy => ("When no robot is free", "无空闲机器人时"),
             RKey::UnknownDeployment => (
                 "No deployment has this name yet.",

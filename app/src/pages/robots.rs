@@ -159,7 +159,7 @@ fn Overview(overview: RobotsOverview) -> impl IntoView {
                 {robots_view}
             </div>
         </div>
-        <div class="robots-grid">
+        <div class="robots-grid wide-first">
             <div class="card table-card">
                 <h2>{t(RKey::Deployments)}</h2>
                 {deployments_table(deployments)}
