@@ -344,9 +344,7 @@ pub fn read(widget: Widget, text: &str) -> Result<Option<Value>, String> {
         Widget::Json => serde_json::from_str(trimmed).map_err(|e| e.to_string())?,
         Widget::Check => Value::Bool(trimmed == "true"),
         Widget::Code | Widget::Area => Value::String(text.to_string()),
-        Widget::Text | Widget::Choice(_) | Widget::Deployment => {
-            Value::String(trimmed.to_string())
-        }
+        Widget::Text | Widget::Choice(_) | Widget::Deployment => Value::String(trimmed.to_string()),
     }))
 }
 
