@@ -79,9 +79,9 @@ pub struct RobotsOverview {
 /// The deployments a `job` node may name, by name, for anyone signed in.
 #[server(prefix = "/rpc", endpoint = "deployments")]
 pub async fn load_deployments() -> Result<Vec<DeploymentView>, AppError> {
-    crate::api::ssr::user()?;
+    let user = crate::api::ssr::user()?;
     let store = crate::api::ssr::store()?;
-    ssr::deployments(store.as_ref()).await
+    ssr::deployments(store.as_ref(), &user).await
 }
 
 #[cfg(feature = "ssr")]
@@ -94,12 +94,18 @@ mod ssr {
         AppError::DatabaseUnavailable
     }
 
+    /// The deployments `user` sees (by their department).
     pub async fn deployments(
         store: &dyn engine::store::Store,
+        user: &engine::people::User,
     ) -> Result<Vec<DeploymentView>, AppError> {
         let queues = store.queues().await.map_err(unavailable)?;
+        let mut all = store.deployments().await.map_err(unavailable)?;
+        engine::service::scope::retain_seen(store, user, &mut all, |d| d.department_id.as_deref())
+            .await
+            .map_err(unavailable)?;
         let mut views = Vec::new();
-        for d in store.deployments().await.map_err(unavailable)? {
+        for d in all {
             let robots = store
                 .deployment_robots(&d.id)
                 .await
@@ -132,17 +138,30 @@ pub async fn load_robots() -> Result<RobotsOverview, AppError> {
     use std::collections::HashMap;
 
     use engine::people::Role;
+    use engine::service::scope::retain_seen;
     use engine::store::JobQuery;
 
     let user = crate::api::ssr::user()?;
     let store = crate::api::ssr::store()?;
     let unavailable = ssr::unavailable;
-    let queues = store.queues().await.map_err(unavailable)?;
+    let mut queues = store.queues().await.map_err(unavailable)?;
+    retain_seen(store.as_ref(), &user, &mut queues, |q| {
+        q.department_id.as_deref()
+    })
+    .await
+    .map_err(unavailable)?;
     let names: HashMap<String, String> = queues
         .iter()
         .map(|q| (q.id.clone(), q.name.clone()))
         .collect();
-    let robots = store.robots(None).await.map_err(unavailable)?;
+    let all = store.robots(None).await.map_err(unavailable)?;
+    let mut placed = engine::service::scope::robot_departments(store.as_ref(), all)
+        .await
+        .map_err(unavailable)?;
+    retain_seen(store.as_ref(), &user, &mut placed, |(_, d)| d.as_deref())
+        .await
+        .map_err(unavailable)?;
+    let robots: Vec<_> = placed.into_iter().map(|(r, _)| r).collect();
     let robot_names: HashMap<String, String> = robots
         .iter()
         .map(|r| (r.id.clone(), r.name.clone()))
@@ -188,11 +207,14 @@ pub async fn load_robots() -> Result<RobotsOverview, AppError> {
     } else {
         (None, 0)
     };
-    let deployments = ssr::deployments(store.as_ref()).await?;
-    let packages = store
-        .packages()
-        .await
-        .map_err(unavailable)?
+    let deployments = ssr::deployments(store.as_ref(), &user).await?;
+    let mut packages = store.packages().await.map_err(unavailable)?;
+    retain_seen(store.as_ref(), &user, &mut packages, |p| {
+        p.department_id.as_deref()
+    })
+    .await
+    .map_err(unavailable)?;
+    let packages = packages
         .into_iter()
         .map(|p| PackageView {
             latest: p.latest().map(|v| v.version.clone()).unwrap_or_default(),

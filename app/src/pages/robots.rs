@@ -159,7 +159,7 @@ fn Overview(overview: RobotsOverview) -> impl IntoView {
                 {robots_view}
             </div>
         </div>
-        <div class="robots-grid wide-first">
+        <div class="robots-grid halves">
             <div class="card table-card">
                 <h2>{t(RKey::Deployments)}</h2>
                 {deployments_table(deployments)}
@@ -237,7 +237,9 @@ fn packages_table(packages: Vec<PackageView>) -> AnyView {
                     <td class="mono">{p.latest}</td>
                     <td class="muted">{p.versions}</td>
                     <td class="muted">{p.downloads}</td>
-                    <td class="muted nowrap">{short_time(&p.updated_at)}</td>
+                    <td class="muted nowrap" title=p.updated_at.clone()>
+                        {p.updated_at.get(..10).unwrap_or_default().to_string()}
+                    </td>
                 </tr>
             }
         })

@@ -70,3 +70,36 @@ pub async fn visibility(store: &dyn Store, user: &User) -> Result<Option<Visibil
         departments: departments_seen(store, user).await?,
     }))
 }
+
+/// Keeps the items `user` sees, each in the department `department` gives (none: everybody's).
+pub async fn retain_seen<T>(
+    store: &dyn Store,
+    user: &User,
+    items: &mut Vec<T>,
+    department: impl Fn(&T) -> Option<&str>,
+) -> Result<(), StoreError> {
+    if user.is_admin() {
+        return Ok(());
+    }
+    let seen = departments_seen(store, user).await?;
+    items.retain(|item| department(item).is_none_or(|d| seen.iter().any(|s| s == d)));
+    Ok(())
+}
+
+/// The department of each robot: its queue's.
+pub async fn robot_departments(
+    store: &dyn Store,
+    robots: Vec<crate::store::Robot>,
+) -> Result<Vec<(crate::store::Robot, Option<String>)>, StoreError> {
+    let queues = store.queues().await?;
+    Ok(robots
+        .into_iter()
+        .map(|r| {
+            let department = queues
+                .iter()
+                .find(|q| Some(&q.id) == r.queue_id.as_ref())
+                .and_then(|q| q.department_id.clone());
+            (r, department)
+        })
+        .collect())
+}

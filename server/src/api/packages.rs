@@ -12,6 +12,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use engine::service::packages::{add_package, PackageError};
+use engine::service::scope::{retain_seen, sees};
 use engine::service::Caller;
 use engine::store::{NewDeployment, Package, PackageChange, PackageVersion};
 use serde::Deserialize;
@@ -229,8 +230,15 @@ pub async fn upload(
 /// Packages with their versions (highest first), by name.
 #[utoipa::path(get, path = "/packages", tag = "robots", security(("bearer" = [])),
     responses((status = 200, body = Object)))]
-pub async fn packages(State(api): State<ApiState>) -> ApiResult<Json<Value>> {
-    let all = api.store.packages().await?;
+pub async fn packages(
+    State(api): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+) -> ApiResult<Json<Value>> {
+    let mut all = api.store.packages().await?;
+    retain_seen(api.store.as_ref(), &caller.user, &mut all, |p| {
+        p.department_id.as_deref()
+    })
+    .await?;
     Ok(Json(json!({"total": all.len(), "items": all})))
 }
 
@@ -240,14 +248,24 @@ pub async fn packages(State(api): State<ApiState>) -> ApiResult<Json<Value>> {
     responses((status = 200, body = Object), (status = 404, body = ApiError)))]
 pub async fn package(
     State(api): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Package>> {
-    Ok(Json(
-        api.store
-            .package(&id)
-            .await?
-            .ok_or_else(|| ApiError::not_found("package"))?,
-    ))
+    let found = api
+        .store
+        .package(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("package"))?;
+    if !sees(
+        api.store.as_ref(),
+        &caller.user,
+        found.department_id.as_deref(),
+    )
+    .await?
+    {
+        return Err(ApiError::not_found("package"));
+    }
+    Ok(Json(found))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

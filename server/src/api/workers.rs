@@ -15,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use chrono::Utc;
 use engine::people::{new_token, new_uuid, token_hash, Role};
+use engine::service::scope::{retain_seen, robot_departments, sees};
 use engine::service::Caller;
 use engine::store::{
     JobFinish, JobQuery, NewDeployment, NewJob, NewQueue, NewRobot, Robot, TriggerPolicy,
@@ -213,8 +214,15 @@ pub async fn create_queue(
 /// Robot queues, with their robot counts.
 #[utoipa::path(get, path = "/queues", tag = "robots", security(("bearer" = [])),
     responses((status = 200, body = Object)))]
-pub async fn queues(State(api): State<ApiState>) -> ApiResult<Json<Value>> {
-    let queues = api.store.queues().await?;
+pub async fn queues(
+    State(api): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+) -> ApiResult<Json<Value>> {
+    let mut queues = api.store.queues().await?;
+    retain_seen(api.store.as_ref(), &caller.user, &mut queues, |q| {
+        q.department_id.as_deref()
+    })
+    .await?;
     Ok(Json(json!({"total": queues.len(), "items": queues})))
 }
 
@@ -290,9 +298,16 @@ pub struct RobotsQuery {
     params(("queue_id" = Option<String>, Query)), responses((status = 200, body = Object)))]
 pub async fn robots(
     State(api): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     Query(query): Query<RobotsQuery>,
 ) -> ApiResult<Json<Value>> {
-    let robots = api.store.robots(query.queue_id.as_deref()).await?;
+    let all = api.store.robots(query.queue_id.as_deref()).await?;
+    let mut placed = robot_departments(api.store.as_ref(), all).await?;
+    retain_seen(api.store.as_ref(), &caller.user, &mut placed, |(_, d)| {
+        d.as_deref()
+    })
+    .await?;
+    let robots: Vec<Robot> = placed.into_iter().map(|(r, _)| r).collect();
     Ok(Json(json!({"total": robots.len(), "items": robots})))
 }
 
@@ -395,8 +410,15 @@ pub async fn create_deployment(
 /// Deployments, by name.
 #[utoipa::path(get, path = "/deployments", tag = "robots", security(("bearer" = [])),
     responses((status = 200, body = Object)))]
-pub async fn deployments(State(api): State<ApiState>) -> ApiResult<Json<Value>> {
-    let deployments = api.store.deployments().await?;
+pub async fn deployments(
+    State(api): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+) -> ApiResult<Json<Value>> {
+    let mut deployments = api.store.deployments().await?;
+    retain_seen(api.store.as_ref(), &caller.user, &mut deployments, |d| {
+        d.department_id.as_deref()
+    })
+    .await?;
     Ok(Json(
         json!({"total": deployments.len(), "items": deployments}),
     ))
@@ -430,6 +452,15 @@ pub async fn execute(
         .deployment(&id)
         .await?
         .ok_or_else(|| ApiError::not_found("deployment"))?;
+    if !sees(
+        api.store.as_ref(),
+        &caller.user,
+        deployment.department_id.as_deref(),
+    )
+    .await?
+    {
+        return Err(ApiError::not_found("deployment"));
+    }
     let mut arguments = deployment.arguments.clone();
     match body.arguments {
         Value::Null => {}

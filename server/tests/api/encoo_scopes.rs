@@ -270,4 +270,45 @@ async fn departments_scope_robot_groups_workflows_and_packages() {
     )
     .await;
     assert_eq!(listed["Count"], 0);
+
+    // The native API's lists follow the same departments.
+    let native = |path: &'static str, token: String| {
+        let app = &app;
+        async move {
+            let (status, list) = app.call(Method::GET, path, Some(&token), None).await;
+            assert_eq!(status, 200, "{list}");
+            let mut names: Vec<String> = list["items"]
+                .as_array()
+                .expect("items")
+                .iter()
+                .filter_map(|i| i["name"].as_str().map(str::to_string))
+                .collect();
+            names.sort();
+            names
+        }
+    };
+    assert_eq!(
+        native("/api/v1/queues", fiona.clone()).await,
+        ["fin-q", "open-q"]
+    );
+    assert_eq!(
+        native("/api/v1/queues", olga.clone()).await,
+        ["night-q", "open-q", "ops-q"]
+    );
+    assert!(native("/api/v1/packages", fiona.clone()).await.is_empty());
+    assert!(native("/api/v1/deployments", fiona.clone())
+        .await
+        .is_empty());
+    assert_eq!(
+        native("/api/v1/deployments", olga.clone()).await,
+        ["ops-flow"]
+    );
+    let (status, _) = app
+        .call(Method::GET, "/api/v1/packages/ops-pkg", Some(fiona), None)
+        .await;
+    assert_eq!(status, 404);
+    let (status, _) = app
+        .call(Method::GET, "/api/v1/packages/ops-pkg", Some(olga), None)
+        .await;
+    assert_eq!(status, 200);
 }

@@ -55,20 +55,8 @@ pub(super) async fn queue(
 
 /// Robots with the department of their group.
 async fn robots_with_departments(api: &ApiState) -> Result<Vec<(Robot, Option<String>)>, Fail> {
-    let queues = api.store.queues().await?;
-    Ok(api
-        .store
-        .robots(None)
-        .await?
-        .into_iter()
-        .map(|r| {
-            let department = queues
-                .iter()
-                .find(|q| Some(&q.id) == r.queue_id.as_ref())
-                .and_then(|q| q.department_id.clone());
-            (r, department)
-        })
-        .collect())
+    let all = api.store.robots(None).await?;
+    Ok(engine::service::scope::robot_departments(api.store.as_ref(), all).await?)
 }
 
 /// `GET /openapi/robots`.
