@@ -2,7 +2,7 @@
 //! them, and running them.
 
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::{Extension, Json};
 use engine::people::{new_uuid, Permission, Role};
 use engine::runtime::{Mode, StartRequest};
@@ -19,11 +19,9 @@ use crate::api::ApiState;
 /// `GET /openapi/workflows`.
 pub(super) async fn workflows(
     State(api): State<ApiState>,
-    Extension(caller): Extension<Caller>,
-    headers: HeaderMap,
+    scope: Scope,
     Query(query): Query<ListQuery>,
 ) -> Answer {
-    let scope = Scope::of(&api, &caller, &headers).await?;
     let mut all = api.store.deployments().await?;
     all.retain(|d| scope.lists(d.department_id.as_deref()));
     let packages = api.store.packages().await?;
@@ -84,11 +82,9 @@ async fn named_version(
 /// `GET /openapi/workflows/{workflowId}`.
 pub(super) async fn workflow(
     State(api): State<ApiState>,
-    Extension(caller): Extension<Caller>,
-    headers: HeaderMap,
+    scope: Scope,
     Path(id): Path<String>,
 ) -> Answer {
-    let scope = Scope::of(&api, &caller, &headers).await?;
     let deployment = seen_workflow(&api, &scope, &id).await?;
     shown(&api, &scope, &deployment).await
 }
@@ -114,12 +110,10 @@ pub struct WorkflowBody {
 /// `POST /openapi/workflows`: deploys a package version to a robot group.
 pub(super) async fn create_workflow(
     State(api): State<ApiState>,
-    Extension(caller): Extension<Caller>,
-    headers: HeaderMap,
+    scope: Scope,
     body: Result<Json<WorkflowBody>, axum::extract::rejection::JsonRejection>,
 ) -> Answer {
-    admin_only(&caller)?;
-    let scope = Scope::of(&api, &caller, &headers).await?;
+    admin_only(&scope.caller)?;
     let Json(body) = body.map_err(|e| Fail::bad(e.body_text()))?;
     let required = |value: Option<String>, name: &str| {
         value
@@ -172,7 +166,7 @@ pub(super) async fn create_workflow(
             max_retries: retries,
             trigger_policy: policy,
             department_id: scope.department_id(),
-            created_by: &caller.user.username,
+            created_by: &scope.caller.user.username,
         })
         .await?;
     shown(&api, &scope, &deployment).await
@@ -189,12 +183,11 @@ pub struct ExecuteBody {
 /// `POST /openapi/workflows/{workflowId}/execute`: queues a job; answers the jobs (one).
 pub(super) async fn execute_workflow(
     State(api): State<ApiState>,
-    Extension(caller): Extension<Caller>,
-    headers: HeaderMap,
+    scope: Scope,
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Answer {
-    if !caller.user.is_admin() && !caller.user.has(Role::Operator) {
+    if !scope.caller.user.is_admin() && !scope.caller.user.has(Role::Operator) {
         return Err(Fail::new(
             StatusCode::FORBIDDEN,
             "running workflows needs the operator role",
@@ -205,7 +198,6 @@ pub(super) async fn execute_workflow(
     } else {
         serde_json::from_slice(&body).map_err(|e| Fail::bad(format!("body: {e}")))?
     };
-    let scope = Scope::of(&api, &caller, &headers).await?;
     let deployment = seen_workflow(&api, &scope, &id).await?;
     let priority = body.priority.unwrap_or(deployment.priority);
     if !(0..=5000).contains(&priority) {
@@ -308,13 +300,11 @@ pub(super) async fn layout(
 /// `POST /openapi/workflowlayouts/{workflowlayoutId}/execute`: starts the layout's workflow.
 pub(super) async fn execute_layout(
     State(api): State<ApiState>,
-    Extension(caller): Extension<Caller>,
-    headers: HeaderMap,
+    scope: Scope,
     Path(id): Path<String>,
 ) -> Answer {
-    let scope = Scope::of(&api, &caller, &headers).await?;
     api.definitions
-        .authorize(&caller.user, &id, Permission::Use)
+        .authorize(&scope.caller.user, &id, Permission::Use)
         .await?;
     let started = api
         .runtime
@@ -324,7 +314,7 @@ pub(super) async fn execute_layout(
                 version: None,
                 input: json!({}),
                 trigger: engine::instance::Trigger::Api,
-                operator: caller.user.username.clone(),
+                operator: scope.caller.user.username.clone(),
                 idempotency_key: None,
             },
             Mode::default(),
@@ -364,10 +354,10 @@ pub(super) async fn execute_layout(
         "OwnerId": id,
         "JobStartupType": "Manual",
         "JobStartupId": null,
-        "JobStartupName": caller.user.username,
+        "JobStartupName": scope.caller.user.username,
         "CreatedAt": instance.created_at,
-        "CreatedBy": caller.user.id.to_string(),
-        "CreatedByName": caller.user.display_name,
+        "CreatedBy": scope.caller.user.id.to_string(),
+        "CreatedByName": scope.caller.user.display_name,
         "Jobs": views,
     })))
 }
@@ -375,14 +365,12 @@ pub(super) async fn execute_layout(
 /// `PATCH /openapi/workflows/{workflowId}`: what is given replaces what the workflow has.
 pub(super) async fn change_workflow(
     State(api): State<ApiState>,
-    Extension(caller): Extension<Caller>,
-    headers: HeaderMap,
+    scope: Scope,
     Path(id): Path<String>,
     body: Result<Json<WorkflowBody>, axum::extract::rejection::JsonRejection>,
 ) -> Answer {
-    admin_only(&caller)?;
+    admin_only(&scope.caller)?;
     let body = json_body(body)?;
-    let scope = Scope::of(&api, &caller, &headers).await?;
     let current = seen_workflow(&api, &scope, &id).await?;
     let priority = body.priority.unwrap_or(current.priority);
     if !(0..=5000).contains(&priority) {
@@ -466,12 +454,10 @@ pub(super) async fn change_workflow(
 /// `DELETE /openapi/workflows/{workflowId}`.
 pub(super) async fn delete_workflow(
     State(api): State<ApiState>,
-    Extension(caller): Extension<Caller>,
-    headers: HeaderMap,
+    scope: Scope,
     Path(id): Path<String>,
 ) -> Result<StatusCode, Fail> {
-    admin_only(&caller)?;
-    let scope = Scope::of(&api, &caller, &headers).await?;
+    admin_only(&scope.caller)?;
     seen_workflow(&api, &scope, &id).await?;
     api.store.delete_deployment(&id).await.map_err(referenced)?;
     Ok(StatusCode::NO_CONTENT)

@@ -1,9 +1,8 @@
 //! Robot groups (queues) and robots as the console shows them, scoped (see `scope`).
 
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::{Extension, Json};
-use engine::service::Caller;
+use axum::http::StatusCode;
+use axum::Json;
 use engine::store::{Queue, Robot};
 use serde::Deserialize;
 
@@ -14,11 +13,9 @@ use crate::api::ApiState;
 /// `GET /openapi/queues`.
 pub(super) async fn queues(
     State(api): State<ApiState>,
-    Extension(caller): Extension<Caller>,
-    headers: HeaderMap,
+    scope: Scope,
     Query(query): Query<ListQuery>,
 ) -> Answer {
-    let scope = Scope::of(&api, &caller, &headers).await?;
     let mut all = api.store.queues().await?;
     all.retain(|q| scope.lists(q.department_id.as_deref()));
     page(
@@ -41,11 +38,9 @@ async fn seen_queue(api: &ApiState, scope: &Scope, id: &str) -> Result<Queue, Fa
 /// `GET /openapi/queues/{queueId}`.
 pub(super) async fn queue(
     State(api): State<ApiState>,
-    Extension(caller): Extension<Caller>,
-    headers: HeaderMap,
+    scope: Scope,
     Path(id): Path<String>,
 ) -> Answer {
-    let scope = Scope::of(&api, &caller, &headers).await?;
     let queue = seen_queue(&api, &scope, &id).await?;
     Ok(Json(scope.stamp(
         views::queue(&queue),
@@ -62,11 +57,9 @@ async fn robots_with_departments(api: &ApiState) -> Result<Vec<(Robot, Option<St
 /// `GET /openapi/robots`.
 pub(super) async fn robots(
     State(api): State<ApiState>,
-    Extension(caller): Extension<Caller>,
-    headers: HeaderMap,
+    scope: Scope,
     Query(query): Query<ListQuery>,
 ) -> Answer {
-    let scope = Scope::of(&api, &caller, &headers).await?;
     let mut all = robots_with_departments(&api).await?;
     all.retain(|(_, d)| scope.lists(d.as_deref()));
     page(
@@ -80,11 +73,9 @@ pub(super) async fn robots(
 /// `GET /openapi/robots/{robotId}`.
 pub(super) async fn robot(
     State(api): State<ApiState>,
-    Extension(caller): Extension<Caller>,
-    headers: HeaderMap,
+    scope: Scope,
     Path(id): Path<String>,
 ) -> Answer {
-    let scope = Scope::of(&api, &caller, &headers).await?;
     let found = robots_with_departments(&api)
         .await?
         .into_iter()
@@ -107,13 +98,11 @@ pub(super) struct QueueBody {
 /// `POST /openapi/queues/{queueId}`: creates the robot group with that id.
 pub(super) async fn create_queue(
     State(api): State<ApiState>,
-    Extension(caller): Extension<Caller>,
-    headers: HeaderMap,
+    scope: Scope,
     Path(id): Path<String>,
     body: Result<Json<QueueBody>, axum::extract::rejection::JsonRejection>,
 ) -> Answer {
-    admin_only(&caller)?;
-    let scope = Scope::of(&api, &caller, &headers).await?;
+    admin_only(&scope.caller)?;
     let body = json_body(body)?;
     let name = body
         .name
@@ -138,7 +127,7 @@ pub(super) async fn create_queue(
             description: body.description.as_deref().unwrap_or_default(),
             tags: body.tags.as_deref().unwrap_or_default(),
             department_id: scope.department_id(),
-            created_by: &caller.user.username,
+            created_by: &scope.caller.user.username,
         })
         .await?;
     Ok(Json(scope.stamp(
@@ -150,13 +139,11 @@ pub(super) async fn create_queue(
 /// `PATCH /openapi/queues/{queueId}`: `Name`, `Description`, `Tags`.
 pub(super) async fn change_queue(
     State(api): State<ApiState>,
-    Extension(caller): Extension<Caller>,
-    headers: HeaderMap,
+    scope: Scope,
     Path(id): Path<String>,
     body: Result<Json<QueueBody>, axum::extract::rejection::JsonRejection>,
 ) -> Answer {
-    admin_only(&caller)?;
-    let scope = Scope::of(&api, &caller, &headers).await?;
+    admin_only(&scope.caller)?;
     seen_queue(&api, &scope, &id).await?;
     let body = json_body(body)?;
     if body.name.as_deref().is_some_and(|n| n.trim().is_empty()) {
@@ -188,12 +175,10 @@ pub(super) async fn change_queue(
 /// `DELETE /openapi/queues/{queueId}`.
 pub(super) async fn delete_queue(
     State(api): State<ApiState>,
-    Extension(caller): Extension<Caller>,
-    headers: HeaderMap,
+    scope: Scope,
     Path(id): Path<String>,
 ) -> Result<StatusCode, Fail> {
-    admin_only(&caller)?;
-    let scope = Scope::of(&api, &caller, &headers).await?;
+    admin_only(&scope.caller)?;
     seen_queue(&api, &scope, &id).await?;
     api.store.delete_queue(&id).await.map_err(referenced)?;
     Ok(StatusCode::NO_CONTENT)

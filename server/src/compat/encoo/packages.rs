@@ -32,11 +32,9 @@ const CHANNEL_HOURS: i64 = 24;
 /// `GET /openapi/packages`: `SearchString` also matches tags; `IncludeVersions` adds versions.
 pub(super) async fn packages(
     State(api): State<ApiState>,
-    Extension(caller): Extension<Caller>,
-    headers: HeaderMap,
+    scope: Scope,
     Query(query): Query<ListQuery>,
 ) -> Answer {
-    let scope = Scope::of(&api, &caller, &headers).await?;
     let versions = matches!(
         query.include_versions.as_deref(),
         Some("true" | "True" | "1")
@@ -82,11 +80,9 @@ fn shown(scope: &Scope, package: &Package) -> Value {
 /// `GET /openapi/packages/{packageId}`: with every version, highest first.
 pub(super) async fn package(
     State(api): State<ApiState>,
-    Extension(caller): Extension<Caller>,
-    headers: HeaderMap,
+    scope: Scope,
     Path(id): Path<String>,
 ) -> Answer {
-    let scope = Scope::of(&api, &caller, &headers).await?;
     Ok(Json(shown(&scope, &found(&api, &scope, &id).await?)))
 }
 
@@ -103,18 +99,16 @@ pub struct PackageBody {
 /// (a version's `ETag`); 412 when it changed meanwhile.
 pub(super) async fn change_package(
     State(api): State<ApiState>,
-    Extension(caller): Extension<Caller>,
-    headers: HeaderMap,
+    scope: Scope,
     Path(id): Path<String>,
     body: Result<Json<PackageBody>, axum::extract::rejection::JsonRejection>,
 ) -> Answer {
-    admin_only(&caller)?;
+    admin_only(&scope.caller)?;
     let body = json_body(body)?;
     let etag = body
         .etag
         .filter(|e| !e.is_empty())
         .ok_or_else(|| Fail::bad("ETag is required (a version's ETag of the package)"))?;
-    let scope = Scope::of(&api, &caller, &headers).await?;
     let package = found(&api, &scope, &id).await?;
     let changed = native::change_package(
         &api,
@@ -122,7 +116,7 @@ pub(super) async fn change_package(
         &etag,
         body.description.as_deref(),
         body.tags.as_deref(),
-        &caller,
+        &scope.caller,
     )
     .await?;
     Ok(Json(shown(&scope, &changed)))
@@ -131,12 +125,10 @@ pub(super) async fn change_package(
 /// `DELETE /openapi/packages/{packageId}`: 400 while a workflow uses it.
 pub(super) async fn delete_package(
     State(api): State<ApiState>,
-    Extension(caller): Extension<Caller>,
-    headers: HeaderMap,
+    scope: Scope,
     Path(id): Path<String>,
 ) -> Result<StatusCode, Fail> {
-    admin_only(&caller)?;
-    let scope = Scope::of(&api, &caller, &headers).await?;
+    admin_only(&scope.caller)?;
     let package = found(&api, &scope, &id).await?;
     api.store
         .delete_package(&package.id)
@@ -148,12 +140,11 @@ pub(super) async fn delete_package(
 /// `PUT /openapi/packages`: the file as the body (`application/octet-stream`), up to 200 MiB.
 pub(super) async fn upload(
     State(api): State<ApiState>,
-    Extension(caller): Extension<Caller>,
+    scope: Scope,
     headers: HeaderMap,
     body: Body,
 ) -> Answer {
-    admin_only(&caller)?;
-    let scope = Scope::of(&api, &caller, &headers).await?;
+    admin_only(&scope.caller)?;
     octet_stream(&headers)?;
     let limit = DIRECT_LIMIT.min(api.package_max_bytes);
     let bytes = native::read_file(body, limit).await.map_err(|_| {
@@ -165,8 +156,13 @@ pub(super) async fn upload(
             ),
         )
     })?;
-    let (package, version) =
-        native::add(&api, &bytes, scope.department_id(), &caller.user.username).await?;
+    let (package, version) = native::add(
+        &api,
+        &bytes,
+        scope.department_id(),
+        &scope.caller.user.username,
+    )
+    .await?;
     Ok(Json(views::uploaded(&package, &version)))
 }
 
@@ -186,13 +182,8 @@ fn octet_stream(headers: &HeaderMap) -> Result<(), Fail> {
 }
 
 /// `POST /openapi/preloadedVersionFiles`: opens an upload channel.
-pub(super) async fn open_upload(
-    State(api): State<ApiState>,
-    Extension(caller): Extension<Caller>,
-    headers: HeaderMap,
-) -> Answer {
-    admin_only(&caller)?;
-    let scope = Scope::of(&api, &caller, &headers).await?;
+pub(super) async fn open_upload(State(api): State<ApiState>, scope: Scope) -> Answer {
+    admin_only(&scope.caller)?;
     let secret = new_token();
     let upload = api
         .store
@@ -200,7 +191,7 @@ pub(super) async fn open_upload(
             id: &new_uuid(),
             secret_hash: &token_hash(&secret),
             department_id: scope.department_id(),
-            created_by: &caller.user.username,
+            created_by: &scope.caller.user.username,
         })
         .await?;
     let base = api.runtime.public_url().unwrap_or_default();
@@ -296,11 +287,9 @@ pub(super) async fn complete_upload(
 /// `GET /openapi/workflows/{workflowId}/robots`.
 pub(super) async fn workflow_robots(
     State(api): State<ApiState>,
-    Extension(caller): Extension<Caller>,
-    headers: HeaderMap,
+    scope: Scope,
     Path(id): Path<String>,
 ) -> Answer {
-    let scope = Scope::of(&api, &caller, &headers).await?;
     seen_workflow(&api, &scope, &id).await?;
     let robots = api.store.deployment_robots(&id).await?;
     let list: Vec<Value> = robots.iter().map(views::robot).collect();
@@ -318,13 +307,11 @@ pub struct RobotIds {
 /// it was bound.
 pub(super) async fn bind_robots(
     State(api): State<ApiState>,
-    Extension(caller): Extension<Caller>,
-    headers: HeaderMap,
+    scope: Scope,
     Path(id): Path<String>,
     body: Result<Json<RobotIds>, axum::extract::rejection::JsonRejection>,
 ) -> Answer {
-    admin_only(&caller)?;
-    let scope = Scope::of(&api, &caller, &headers).await?;
+    admin_only(&scope.caller)?;
     seen_workflow(&api, &scope, &id).await?;
     let body = json_body(body)?;
     if body.robot_ids.is_empty() {
@@ -341,12 +328,10 @@ pub(super) async fn bind_robots(
 /// `DELETE /openapi/workflows/{workflowId}/robots/{robotId}`.
 pub(super) async fn unbind_robot(
     State(api): State<ApiState>,
-    Extension(caller): Extension<Caller>,
-    headers: HeaderMap,
+    scope: Scope,
     Path((id, robot)): Path<(String, String)>,
 ) -> Result<StatusCode, Fail> {
-    admin_only(&caller)?;
-    let scope = Scope::of(&api, &caller, &headers).await?;
+    admin_only(&scope.caller)?;
     seen_workflow(&api, &scope, &id).await?;
     api.store.unbind_robot(&id, &robot).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -362,13 +347,11 @@ pub struct WorkflowIds {
 /// `POST /openapi/workflows/batch/upgrade`.
 pub(super) async fn upgrade(
     State(api): State<ApiState>,
-    Extension(caller): Extension<Caller>,
-    headers: HeaderMap,
+    scope: Scope,
     body: Result<Json<WorkflowIds>, axum::extract::rejection::JsonRejection>,
 ) -> Answer {
-    admin_only(&caller)?;
+    admin_only(&scope.caller)?;
     let body = json_body(body)?;
-    let scope = Scope::of(&api, &caller, &headers).await?;
     // Workflows the caller does not see count as missing.
     let mut ids = Vec::new();
     for id in &body.workflow_ids {

@@ -9,7 +9,9 @@
 //! changing or deleting one object needs only that the caller sees its department; one they do
 //! not see is "not found", as on the rest of Baton.
 
-use axum::http::HeaderMap;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
 use engine::service::{scope, Caller};
 use engine::store::Department;
 use serde_json::{json, Value};
@@ -18,6 +20,8 @@ use super::{company, Fail};
 use crate::api::ApiState;
 
 pub(super) struct Scope {
+    /// Who asks (the surface's guard signed them in).
+    pub(super) caller: Caller,
     company: Option<String>,
     /// The request's company's departments.
     departments: Vec<Department>,
@@ -25,6 +29,20 @@ pub(super) struct Scope {
     department: Option<Department>,
     /// The departments the caller sees; `None` for an administrator (all).
     seen: Option<Vec<String>>,
+}
+
+/// A handler's `scope: Scope` argument: the signed-in caller and the request's tenancy headers.
+impl FromRequestParts<ApiState> for Scope {
+    type Rejection = Fail;
+
+    async fn from_request_parts(parts: &mut Parts, api: &ApiState) -> Result<Self, Fail> {
+        let caller = parts
+            .extensions
+            .get::<Caller>()
+            .cloned()
+            .ok_or_else(|| Fail::new(StatusCode::UNAUTHORIZED, "sign in first"))?;
+        Self::of(api, &caller, &parts.headers).await
+    }
 }
 
 impl Scope {
@@ -44,6 +62,7 @@ impl Scope {
             Some(scope::departments_seen(api.store.as_ref(), &caller.user).await?)
         };
         let mut this = Self {
+            caller: caller.clone(),
             company,
             departments,
             department: None,
