@@ -47,49 +47,17 @@ fn names(list: &Value) -> Vec<String> {
 async fn departments_scope_robot_groups_workflows_and_packages() {
     let app = spawn_app().await;
     let admin = app.admin().await;
-    let (_, created) = app
-        .call(
-            Method::POST,
-            "/api/v1/companies",
-            Some(&admin),
-            Some(json!({"name": "Acme"})),
+    let (company, ids) = app
+        .company(
+            &admin,
+            "Acme",
+            &[("Ops", None), ("Night", Some("Ops")), ("Finance", None)],
         )
         .await;
-    let company = created["company"]["id"].as_str().expect("id").to_string();
-    let departments = format!("/api/v1/companies/{company}/departments");
-    let mut ids: std::collections::HashMap<&str, String> = std::collections::HashMap::new();
-    for (name, parent) in [("Ops", None), ("Night", Some("Ops")), ("Finance", None)] {
-        let parent_id: Option<String> = parent.map(|p: &str| ids[p].clone());
-        let (status, d) = app
-            .call(
-                Method::POST,
-                &departments,
-                Some(&admin),
-                Some(json!({"name": name, "parent_id": parent_id})),
-            )
-            .await;
-        assert_eq!(status, 201, "{d}");
-        ids.insert(name, d["id"].as_str().expect("id").to_string());
-    }
     let mut people = std::collections::HashMap::new();
     for (name, department) in [("olga", "Ops"), ("fiona", "Finance")] {
         let token = app.user(name, &[Role::Operator]).await;
-        let (_, me) = app
-            .call(Method::GET, "/api/v1/me", Some(&token), None)
-            .await;
-        let id = me["id"]
-            .as_str()
-            .map(str::to_string)
-            .unwrap_or_else(|| me["id"].to_string());
-        let (status, _) = app
-            .call(
-                Method::PUT,
-                &format!("/api/v1/departments/{}/members/{id}", ids[department]),
-                Some(&admin),
-                None,
-            )
-            .await;
-        assert_eq!(status, 204);
+        app.join(&admin, &token, &ids[department]).await;
         people.insert(name, token);
     }
     let in_company = [("CompanyId", company.as_str())];

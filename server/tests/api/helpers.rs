@@ -93,6 +93,62 @@ impl TestApp {
         assert_eq!(status, 201, "{body}");
     }
 
+    /// A company `name` with `departments` (`(name, parent)`, parents first): the company's id
+    /// and the departments' ids by name.
+    pub async fn company(
+        &self,
+        admin: &str,
+        name: &str,
+        departments: &[(&str, Option<&str>)],
+    ) -> (String, std::collections::HashMap<String, String>) {
+        let (status, created) = self
+            .call(
+                reqwest::Method::POST,
+                "/api/v1/companies",
+                Some(admin),
+                Some(serde_json::json!({"name": name})),
+            )
+            .await;
+        assert_eq!(status, 201, "{created}");
+        let company = created["company"]["id"].as_str().expect("id").to_string();
+        let path = format!("/api/v1/companies/{company}/departments");
+        let mut ids = std::collections::HashMap::new();
+        for (name, parent) in departments {
+            let parent_id = parent.map(|p| ids.get(p).cloned().expect("parents first"));
+            let (status, d) = self
+                .call(
+                    reqwest::Method::POST,
+                    &path,
+                    Some(admin),
+                    Some(serde_json::json!({"name": name, "parent_id": parent_id})),
+                )
+                .await;
+            assert_eq!(status, 201, "{d}");
+            ids.insert(name.to_string(), d["id"].as_str().expect("id").to_string());
+        }
+        (company, ids)
+    }
+
+    /// Puts the user signed in with `token` in `department`.
+    pub async fn join(&self, admin: &str, token: &str, department: &str) {
+        let (_, me) = self
+            .call(reqwest::Method::GET, "/api/v1/me", Some(token), None)
+            .await;
+        let id = me["id"]
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| me["id"].to_string());
+        let (status, body) = self
+            .call(
+                reqwest::Method::PUT,
+                &format!("/api/v1/departments/{department}/members/{id}"),
+                Some(admin),
+                None,
+            )
+            .await;
+        assert_eq!(status, 204, "{body}");
+    }
+
     /// Sends raw `bytes` (a package file) to `method path` as `application/octet-stream`.
     pub async fn send_file(
         &self,

@@ -45,30 +45,13 @@ async fn instances_listed(app: &TestApp, token: &str) -> usize {
 
 async fn departments_scope(app: TestApp) {
     let admin = app.admin().await;
-    let (_, created) = app
-        .call(
-            Method::POST,
-            "/api/v1/companies",
-            Some(&admin),
-            Some(json!({"name": "Acme"})),
+    let (_company, ids) = app
+        .company(
+            &admin,
+            "Acme",
+            &[("Ops", None), ("Night", Some("Ops")), ("Finance", None)],
         )
         .await;
-    let company = created["company"]["id"].as_str().expect("id").to_string();
-    let departments = format!("/api/v1/companies/{company}/departments");
-    let mut ids: std::collections::HashMap<&str, String> = std::collections::HashMap::new();
-    for (name, parent) in [("Ops", None), ("Night", Some("Ops")), ("Finance", None)] {
-        let parent_id = parent.map(|p: &str| ids[p].clone());
-        let (status, d) = app
-            .call(
-                Method::POST,
-                &departments,
-                Some(&admin),
-                Some(json!({"name": name, "parent_id": parent_id})),
-            )
-            .await;
-        assert_eq!(status, 201, "{d}");
-        ids.insert(name, d["id"].as_str().expect("id").to_string());
-    }
     // People: one in Ops, one in Ops/Night, one in Finance, one in no department.
     let mut tokens = std::collections::HashMap::new();
     for (name, department) in [
@@ -79,16 +62,7 @@ async fn departments_scope(app: TestApp) {
     ] {
         let token = app.user(name, &[Role::Operator, Role::Designer]).await;
         if let Some(department) = department {
-            let id = me_id(&app, &token).await;
-            let (status, body) = app
-                .call(
-                    Method::PUT,
-                    &format!("/api/v1/departments/{}/members/{id}", ids[department]),
-                    Some(&admin),
-                    None,
-                )
-                .await;
-            assert_eq!(status, 204, "{body}");
+            app.join(&admin, &token, &ids[department]).await;
         }
         tokens.insert(name, token);
     }
