@@ -7,7 +7,7 @@
 //! (`application/octet-stream`), at most `BATON_PACKAGE_MAX_MB`.
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
@@ -205,9 +205,15 @@ pub async fn bind(
     Ok(answers)
 }
 
+#[derive(Deserialize)]
+pub struct UploadQuery {
+    department_id: Option<String>,
+}
+
 /// Upload a package file (`.dgs`: a zip with `package.json`) as the raw body. The package is
-/// created with its first version. Admins only.
+/// created with its first version (in `?department_id=` when given). Admins only.
 #[utoipa::path(post, path = "/packages", tag = "robots", security(("bearer" = [])),
+    params(("department_id" = Option<String>, Query, description = "the department a new package belongs to")),
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),
     responses((status = 201, body = Object), (status = 400, body = ApiError), (status = 403, body = ApiError),
               (status = 409, description = "the package has this version", body = ApiError),
@@ -215,11 +221,14 @@ pub async fn bind(
 pub async fn upload(
     State(api): State<ApiState>,
     Extension(caller): Extension<Caller>,
+    Query(query): Query<UploadQuery>,
     body: Body,
 ) -> ApiResult<Response> {
     admin_only(&caller)?;
+    let department = super::workers::department_of(&api, query.department_id).await?;
     let bytes = read_file(body, api.package_max_bytes).await?;
-    let (package, version_id) = add(&api, &bytes, None, &caller.user.username).await?;
+    let (package, version_id) =
+        add(&api, &bytes, department.as_deref(), &caller.user.username).await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({"package": package, "version_id": version_id})),

@@ -184,6 +184,8 @@ pub struct NewQueueBody {
     name: String,
     #[serde(default)]
     description: String,
+    /// The department it belongs to (its robots with it); none: everybody's.
+    department_id: Option<String>,
 }
 
 /// Create a robot queue. Admins only.
@@ -197,6 +199,7 @@ pub async fn create_queue(
     ApiJson(body): ApiJson<NewQueueBody>,
 ) -> ApiResult<Response> {
     admin_only(&caller)?;
+    let department = department_of(&api, body.department_id).await?;
     let queue = api
         .store
         .create_queue(NewQueue {
@@ -204,7 +207,7 @@ pub async fn create_queue(
             name: name_of(&body.name)?,
             description: &body.description,
             tags: &[],
-            department_id: None,
+            department_id: department.as_deref(),
             created_by: &caller.user.username,
         })
         .await?;
@@ -270,6 +273,17 @@ pub async fn create_robot(
         .into_response())
 }
 
+/// A `department_id` from a body: an existing department, or none (`null` or empty).
+pub(super) async fn department_of(api: &ApiState, id: Option<String>) -> ApiResult<Option<String>> {
+    match id.filter(|d| !d.is_empty()) {
+        None => Ok(None),
+        Some(id) => match api.store.department(&id).await? {
+            Some(_) => Ok(Some(id)),
+            None => Err(unknown("department_id", "department")),
+        },
+    }
+}
+
 /// A deployment's arguments: the package's defaults for its inputs, then what was given.
 pub(crate) fn with_defaults(declared: &[engine::store::PackageArgument], given: Value) -> Value {
     let mut all = engine::store::default_arguments(declared);
@@ -329,6 +343,8 @@ pub struct NewDeploymentBody {
     max_retries: Option<i32>,
     /// `SkipWhenNoResource` or `AnyTime` (default).
     trigger_policy: Option<String>,
+    /// The department it belongs to; none: everybody's.
+    department_id: Option<String>,
 }
 
 /// Create a deployment: a package version bound to a queue with arguments and policies.
@@ -387,6 +403,7 @@ pub async fn create_deployment(
     if api.store.queue(&body.queue_id).await?.is_none() {
         return Err(unknown("queue_id", "queue"));
     }
+    let department = department_of(&api, body.department_id).await?;
     let deployment = api
         .store
         .create_deployment(NewDeployment {
@@ -400,7 +417,7 @@ pub async fn create_deployment(
             priority,
             max_retries,
             trigger_policy,
-            department_id: None,
+            department_id: department.as_deref(),
             created_by: &caller.user.username,
         })
         .await?;

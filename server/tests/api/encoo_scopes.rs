@@ -279,4 +279,35 @@ async fn departments_scope_robot_groups_workflows_and_packages() {
         .call(Method::GET, "/api/v1/packages/ops-pkg", Some(olga), None)
         .await;
     assert_eq!(status, 200);
+    // The native routes put what they create in a department when asked.
+    let (status, made) = app
+        .call(
+            Method::POST,
+            "/api/v1/queues",
+            Some(&admin),
+            Some(json!({"name": "fin-native", "department_id": ids["Finance"]})),
+        )
+        .await;
+    assert_eq!(status, 201, "{made}");
+    assert_eq!(made["department_id"], json!(ids["Finance"]));
+    let fin_native = "fin-native".to_string();
+    assert!(native("/api/v1/queues", fiona.clone())
+        .await
+        .contains(&fin_native));
+    assert!(!native("/api/v1/queues", olga.clone())
+        .await
+        .contains(&fin_native));
+    let (status, refused) = app
+        .call(
+            Method::POST,
+            "/api/v1/queues",
+            Some(&admin),
+            Some(json!({"name": "nowhere", "department_id": "nope"})),
+        )
+        .await;
+    assert_eq!(
+        (status, refused["field"].as_str()),
+        (422, Some("department_id")),
+        "{refused}"
+    );
 }
