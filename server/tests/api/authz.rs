@@ -11,7 +11,7 @@ use crate::helpers::spawn_app;
 use crate::rest::{ended, hello};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Expect {
+pub(crate) enum Expect {
     Ok,
     /// 403: may see the object, not do this to it.
     Forbidden,
@@ -19,6 +19,9 @@ enum Expect {
     Hidden,
 }
 use Expect::{Forbidden, Hidden, Ok};
+
+/// A route, its body, and what each of [`ROLES`] gets.
+pub(crate) type Row = (Method, String, Option<Value>, [Expect; 4]);
 
 const ROLES: [&str; 4] = ["admin", "designer", "operator", "approver"];
 
@@ -147,8 +150,7 @@ async fn every_route_for_every_role_on_own_and_others_objects() {
     let queue_id = app
         .queue_with_deployment(&admin, "authz-q", "authz-d")
         .await;
-    type Row = (Method, String, Option<Value>, [Expect; 4]);
-    let rows: Vec<Row> = vec![
+    let mut rows: Vec<Row> = vec![
         (Method::GET, "/api/v1/me".into(), None, [Ok, Ok, Ok, Ok]),
         (
             Method::GET,
@@ -423,83 +425,6 @@ async fn every_route_for_every_role_on_own_and_others_objects() {
             [Ok, Hidden, Hidden, Hidden],
         ),
         (Method::GET, "/api/v1/groups".into(), None, [Ok, Ok, Ok, Ok]),
-        (Method::GET, "/api/v1/queues".into(), None, [Ok, Ok, Ok, Ok]),
-        (
-            Method::POST,
-            "/api/v1/queues".into(),
-            Some(json!({"name": "night"})),
-            [Ok, Forbidden, Forbidden, Forbidden],
-        ),
-        (Method::GET, "/api/v1/robots".into(), None, [Ok, Ok, Ok, Ok]),
-        (
-            Method::POST,
-            "/api/v1/robots".into(),
-            Some(json!({"name": "night-robot"})),
-            [Ok, Forbidden, Forbidden, Forbidden],
-        ),
-        (
-            Method::GET,
-            "/api/v1/deployments".into(),
-            None,
-            [Ok, Ok, Ok, Ok],
-        ),
-        (
-            Method::POST,
-            "/api/v1/deployments".into(),
-            Some(
-                json!({"name": "d2", "package_name": "p", "package_version": "1", "queue_id": queue_id}),
-            ),
-            [Ok, Forbidden, Forbidden, Forbidden],
-        ),
-        (
-            Method::GET,
-            "/api/v1/jobs".into(),
-            None,
-            [Ok, Forbidden, Ok, Forbidden],
-        ),
-        (
-            Method::GET,
-            "/api/v1/packages".into(),
-            None,
-            [Ok, Ok, Ok, Ok],
-        ),
-        (
-            Method::GET,
-            "/api/v1/packages/p".into(),
-            None,
-            [Ok, Ok, Ok, Ok],
-        ),
-        (
-            // The deployment uses it: 409 for the admin.
-            Method::DELETE,
-            "/api/v1/packages/p".into(),
-            None,
-            [Ok, Forbidden, Forbidden, Forbidden],
-        ),
-        (
-            Method::GET,
-            "/api/v1/deployments/authz-d/robots".into(),
-            None,
-            [Ok, Ok, Ok, Ok],
-        ),
-        (
-            Method::POST,
-            "/api/v1/deployments/authz-d/robots".into(),
-            Some(json!({"robot_ids": []})),
-            [Ok, Forbidden, Forbidden, Forbidden],
-        ),
-        (
-            Method::POST,
-            "/api/v1/deployments/upgrade".into(),
-            Some(json!({"deployment_ids": ["authz-d"]})),
-            [Ok, Forbidden, Forbidden, Forbidden],
-        ),
-        (
-            Method::POST,
-            "/api/v1/deployments/authz-d/execute".into(),
-            None,
-            [Ok, Forbidden, Ok, Forbidden],
-        ),
         (
             Method::POST,
             "/api/v1/groups".into(),
@@ -574,6 +499,7 @@ async fn every_route_for_every_role_on_own_and_others_objects() {
             [Forbidden, Hidden, Hidden, Ok],
         ),
     ];
+    rows.extend(crate::authz_robots::rows(&queue_id));
 
     let mut failures = Vec::new();
     for (method, path, body, expected) in &rows {

@@ -161,6 +161,22 @@ async fn departments_scope_robot_groups_workflows_and_packages() {
             .is_some_and(|m| m.contains("DepartmentId")),
         "{refused}"
     );
+    let (status, refused) = call(
+        &app,
+        Method::GET,
+        olga,
+        &[("CompanyId", "not-a-company")],
+        "/openapi/queues",
+        None,
+    )
+    .await;
+    assert_eq!(status, 404, "{refused}");
+    assert!(
+        refused["Message"]
+            .as_str()
+            .is_some_and(|m| m.contains("CompanyId")),
+        "{refused}"
+    );
     let fiona = &people["fiona"];
     let (_, seen) = call(
         &app,

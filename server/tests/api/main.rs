@@ -3,6 +3,7 @@
 mod activiti;
 mod auth;
 mod authz;
+mod authz_robots;
 mod crash;
 mod cron;
 mod designer;

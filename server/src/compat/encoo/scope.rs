@@ -51,7 +51,13 @@ impl Scope {
         caller: &Caller,
         headers: &HeaderMap,
     ) -> Result<Self, Fail> {
-        let company = company(api, caller, headers).await.ok();
+        // A `CompanyId` that is not the caller's is refused; without one, a caller in no
+        // company still sees what belongs to no department.
+        let company = match company(api, caller, headers).await {
+            Ok(id) => Some(id),
+            Err(refused) if headers.contains_key("CompanyId") => return Err(refused),
+            Err(_) => None,
+        };
         let departments = match &company {
             Some(id) => api.store.departments(id).await?,
             None => Vec::new(),
