@@ -478,26 +478,37 @@ pub async fn execute(
     {
         return Err(ApiError::not_found("deployment"));
     }
-    let mut arguments = deployment.arguments.clone();
-    match body.arguments {
-        Value::Null => {}
-        Value::Object(more) => {
-            if let Value::Object(map) = &mut arguments {
-                map.extend(more);
-            }
-        }
+    let more = match body.arguments {
+        Value::Null => serde_json::Map::new(),
+        Value::Object(more) => more,
         _ => {
             return Err(ApiError::bad_request(
                 "arguments",
                 "an object of argument values",
             ))
         }
-    }
+    };
     let priority = body.priority.unwrap_or(deployment.priority);
     if !(0..=5000).contains(&priority) {
         return Err(ApiError::bad_request("priority", "0 to 5000"));
     }
-    let job = api
+    let job = run_deployment(&api, &deployment, more, priority).await?;
+    Ok((StatusCode::CREATED, Json(job)).into_response())
+}
+
+/// Queues a job of `deployment` on its own (not for a `job` node): its arguments with `more`
+/// over them, at `priority` (already checked).
+pub(crate) async fn run_deployment(
+    api: &ApiState,
+    deployment: &engine::store::Deployment,
+    more: serde_json::Map<String, Value>,
+    priority: i32,
+) -> ApiResult<engine::store::Job> {
+    let mut arguments = deployment.arguments.clone();
+    if let Value::Object(map) = &mut arguments {
+        map.extend(more);
+    }
+    Ok(api
         .store
         .create_job(&NewJob {
             id: new_uuid(),
@@ -510,8 +521,7 @@ pub async fn execute(
             priority,
             max_retries: deployment.max_retries,
         })
-        .await?;
-    Ok((StatusCode::CREATED, Json(job)).into_response())
+        .await?)
 }
 
 #[derive(Deserialize)]

@@ -7,13 +7,13 @@ use axum::{Extension, Json};
 use engine::people::{new_uuid, Permission, Role};
 use engine::runtime::{Mode, StartRequest};
 use engine::service::Caller;
-use engine::store::{Deployment, JobQuery, NewDeployment, NewJob, TriggerPolicy};
+use engine::store::{Deployment, JobQuery, NewDeployment, TriggerPolicy};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::scope::Scope;
 use super::{admin_only, json_body, page, referenced, views, Answer, Fail, ListQuery};
-use crate::api::workers::with_defaults;
+use crate::api::workers::{run_deployment, with_defaults};
 use crate::api::ApiState;
 
 /// `GET /openapi/workflows`.
@@ -203,26 +203,11 @@ pub(super) async fn execute_workflow(
     if !(0..=5000).contains(&priority) {
         return Err(Fail::bad("Priority: 0 to 5000"));
     }
-    let mut arguments = deployment.arguments.clone();
-    if let (Value::Object(map), Value::Object(more)) =
-        (&mut arguments, views::argument_values(&body.arguments))
-    {
-        map.extend(more);
-    }
-    let job = api
-        .store
-        .create_job(&NewJob {
-            id: new_uuid(),
-            deployment_id: deployment.id.clone(),
-            queue_id: deployment.queue_id.clone(),
-            instance_id: None,
-            node_id: None,
-            callback_hash: None,
-            arguments,
-            priority,
-            max_retries: deployment.max_retries,
-        })
-        .await?;
+    let more = match views::argument_values(&body.arguments) {
+        Value::Object(more) => more,
+        _ => serde_json::Map::new(),
+    };
+    let job = run_deployment(&api, &deployment, more, priority).await?;
     Ok(Json(json!([scope.stamp(
         views::job(&job, &deployment),
         deployment.department_id.as_deref()

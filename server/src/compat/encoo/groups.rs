@@ -22,7 +22,7 @@ pub(super) async fn queues(
         &query,
         all,
         |q| (&q.name, &q.description, &q.created_at),
-        |q| scope.stamp(views::queue(&q), q.department_id.as_deref()),
+        |q| shown(&scope, &q),
     )
 }
 
@@ -42,10 +42,12 @@ pub(super) async fn queue(
     Path(id): Path<String>,
 ) -> Answer {
     let queue = seen_queue(&api, &scope, &id).await?;
-    Ok(Json(scope.stamp(
-        views::queue(&queue),
-        queue.department_id.as_deref(),
-    )))
+    Ok(Json(shown(&scope, &queue)))
+}
+
+/// A robot group as the console shows it, with its company and department.
+fn shown(scope: &Scope, queue: &Queue) -> serde_json::Value {
+    scope.stamp(views::queue(queue), queue.department_id.as_deref())
 }
 
 /// Robots with the department of their group.
@@ -130,10 +132,7 @@ pub(super) async fn create_queue(
             created_by: &scope.caller.user.username,
         })
         .await?;
-    Ok(Json(scope.stamp(
-        views::queue(&queue),
-        queue.department_id.as_deref(),
-    )))
+    Ok(Json(shown(&scope, &queue)))
 }
 
 /// `PATCH /openapi/queues/{queueId}`: `Name`, `Description`, `Tags`.
@@ -166,10 +165,7 @@ pub(super) async fn change_queue(
             }
             other => other.into(),
         })?;
-    Ok(Json(scope.stamp(
-        views::queue(&queue),
-        queue.department_id.as_deref(),
-    )))
+    Ok(Json(shown(&scope, &queue)))
 }
 
 /// `DELETE /openapi/queues/{queueId}`.
