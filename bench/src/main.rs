@@ -10,6 +10,8 @@
 //! - Beside them, the raw rate of single-row committed inserts on the same database.
 //!
 //! Usage: baton-bench [--postgres ADMIN_URL]   (the URL as printed by scripts/test-postgres)
+//!
+//! `BENCH_ONLY=w3` (any of w1, w3, w4, w5, raw, comma-separated) runs only those workloads.
 
 mod waits;
 
@@ -50,6 +52,9 @@ async fn main() -> Result<(), Error> {
     println!("backend,workload,value,unit");
     let sqlite = TestDatabase::sqlite();
     run_all("sqlite", &sqlite.url, 1).await?;
+    if std::env::var_os("TMP_SQLITE_ONLY").is_some() {
+        return Ok(());
+    }
     if let Some(admin) = postgres {
         std::env::set_var("BATON_TEST_POSTGRES_URL", admin);
         let db = TestDatabase::postgres().await.ok_or("no PostgreSQL")?;
@@ -63,21 +68,41 @@ async fn open(url: &str) -> Result<Arc<dyn Store>, Error> {
     Ok(store::connect(&url).await?)
 }
 
+/// Whether `BENCH_ONLY` (unset: every workload) names `workload`.
+fn selected(workload: &str) -> bool {
+    std::env::var("BENCH_ONLY")
+        .map(|only| {
+            only.split(',')
+                .any(|w| w.trim().eq_ignore_ascii_case(workload))
+        })
+        .unwrap_or(true)
+}
+
 async fn run_all(backend: &str, url: &str, w3_processes: usize) -> Result<(), Error> {
     let store = open(url).await?;
-    let per_node = w1(&store).await?;
-    println!("{backend},W1 orchestration overhead per node,{per_node:.3},ms");
-    let rate = w3(&store, url, w3_processes).await?;
-    println!(
-        "{backend},W3 node transitions ({w3_processes} worker process(es)),{rate:.0},per second"
-    );
-    let inbox = waits::w4(&store, url).await?;
-    println!("{backend},W4 first inbox page of 100000 open tasks (p95),{inbox:.2},ms");
-    let (p50, p95) = waits::w5(&store).await?;
-    println!("{backend},W5 callback to next node started (p50),{p50:.1},ms");
-    println!("{backend},W5 callback to next node started (p95),{p95:.1},ms");
-    let inserts = raw_inserts(url).await?;
-    println!("{backend},raw single-row committed inserts,{inserts:.0},per second");
+    if selected("w1") {
+        let per_node = w1(&store).await?;
+        println!("{backend},W1 orchestration overhead per node,{per_node:.3},ms");
+    }
+    if selected("w3") {
+        let rate = w3(&store, url, w3_processes).await?;
+        println!(
+            "{backend},W3 node transitions ({w3_processes} worker process(es)),{rate:.0},per second"
+        );
+    }
+    if selected("w4") {
+        let inbox = waits::w4(&store, url).await?;
+        println!("{backend},W4 first inbox page of 100000 open tasks (p95),{inbox:.2},ms");
+    }
+    if selected("w5") {
+        let (p50, p95) = waits::w5(&store).await?;
+        println!("{backend},W5 callback to next node started (p50),{p50:.1},ms");
+        println!("{backend},W5 callback to next node started (p95),{p95:.1},ms");
+    }
+    if selected("raw") {
+        let inserts = raw_inserts(url).await?;
+        println!("{backend},raw single-row committed inserts,{inserts:.0},per second");
+    }
     store.close().await;
     Ok(())
 }
@@ -203,6 +228,9 @@ async fn w3(store: &Arc<dyn Store>, url: &str, processes: usize) -> Result<f64, 
     let mut ids = Vec::with_capacity(W3_INSTANCES);
     while let Some(started) = clients.join_next().await {
         ids.extend(started??);
+    }
+    if std::env::var_os("TMP_TRACE").is_some() {
+        eprintln!("started in {:?}", begun.elapsed());
     }
     ids.sort();
     // Done when the last instance is; instances complete roughly in start order.

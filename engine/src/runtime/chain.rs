@@ -105,7 +105,7 @@ pub(super) async fn chain(
     for (node, ran, plan) in links {
         record(inner, item, node, &ran, plan, &mut c);
     }
-    match inner.store.complete_step(c).await {
+    match inner.commits.commit(c).await {
         Ok(outcome) => Ok(Some(outcome.handed)),
         // Another branch moved the instance: record the first node alone, from the new state.
         Err(StoreError::Stale) => Ok(None),

@@ -171,7 +171,7 @@ pub(super) async fn start(
 
 fn queue_iteration(
     inner: &Inner,
-    c: &mut Completion<'_>,
+    c: &mut Completion,
     entries: &[&str],
     run: crate::id::Id,
     index: i32,
@@ -193,7 +193,7 @@ pub(super) fn close_iteration(
     item: &WorkItem,
     at: Located<'_>,
     state: &StepState,
-    c: &mut Completion<'_>,
+    c: &mut Completion,
     produced: Option<Value>,
 ) {
     let (Some(run), Some(index), Some(it), Some((parent, parent_edges))) =

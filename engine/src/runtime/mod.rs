@@ -10,6 +10,7 @@ mod chain;
 pub mod executors;
 pub mod expr;
 mod foreach;
+mod group;
 pub mod hooks;
 pub mod mapping;
 mod plan;
@@ -153,6 +154,8 @@ struct Inner {
     /// Woken when work is queued (by this process, or another one on PostgreSQL), so a worker
     /// need not wait for the next poll.
     wake: Arc<Notify>,
+    /// Records finished steps, several in one commit when they come together.
+    commits: Arc<group::Committer>,
 }
 
 impl Runtime {
@@ -164,7 +167,6 @@ impl Runtime {
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
-                store,
                 ids,
                 owner: owner.into(),
                 executors: Executors::new(AddressPolicy {
@@ -174,6 +176,8 @@ impl Runtime {
                 definitions: Mutex::new(HashMap::new()),
                 validators: Mutex::new(HashMap::new()),
                 wake: Arc::new(Notify::new()),
+                commits: group::Committer::new(store.clone()),
+                store,
             }),
         }
     }

@@ -133,7 +133,7 @@ async fn wait(
 
 /// Commits `build(state)`; on `Stale` reads the state again and rebuilds. `known` is a state
 /// already read, tried first.
-pub(super) async fn commit<'a, F>(
+pub(super) async fn commit<F>(
     inner: &Inner,
     item: &WorkItem,
     join: Option<&str>,
@@ -141,7 +141,7 @@ pub(super) async fn commit<'a, F>(
     mut build: F,
 ) -> Result<Vec<WorkItem>, StoreError>
 where
-    F: FnMut(&StepState) -> Option<Completion<'a>>,
+    F: FnMut(&StepState) -> Option<Completion>,
 {
     loop {
         let state = match known.take() {
@@ -169,7 +169,7 @@ where
                 completion.rollback = Some(inner.next_id());
             }
         }
-        match inner.store.complete_step(completion).await {
+        match inner.commits.commit(completion).await {
             Ok(outcome) => return Ok(outcome.handed),
             Err(StoreError::Stale) => continue,
             Err(StoreError::LeaseLost) => return Ok(Vec::new()),
@@ -187,13 +187,13 @@ pub(super) fn iteration_of(item: &WorkItem) -> Option<IterationKey> {
     })
 }
 
-pub(super) fn base<'a>(inner: &'a Inner, item: &'a WorkItem, state: &StepState) -> Completion<'a> {
+pub(super) fn base(inner: &Inner, item: &WorkItem, state: &StepState) -> Completion {
     Completion {
         instance_id: item.instance_id,
-        definition_key: &item.definition_key,
+        definition_key: item.definition_key.clone(),
         version: item.version,
         item: item.id,
-        lease_owner: &inner.owner,
+        lease_owner: inner.owner.clone(),
         lease_ms: inner.config.lease.as_millis() as i64,
         expected_rev: state.rev,
         runs: Vec::new(),
@@ -240,11 +240,11 @@ async fn arrive(
             JoinMode::First => (complete && !any_live_before && !item.live).then_some(false),
         };
         c.arrival = Some(if complete {
-            Arrival::Clear { node: &key }
+            Arrival::Clear { node: key.clone() }
         } else {
             Arrival::Record {
-                node: &key,
-                from,
+                node: key.clone(),
+                from: from.to_string(),
                 live: item.live,
             }
         });
@@ -524,7 +524,7 @@ pub(super) fn record(
     node: &Node,
     ran: &Ran,
     plan: Plan,
-    c: &mut Completion<'_>,
+    c: &mut Completion,
 ) -> Option<Value> {
     let run_id = ran.run_id;
     if !ran.start_first {

@@ -69,7 +69,13 @@ pub trait InstanceStore: Send + Sync {
     /// longer this worker's (another took it over): nothing is written in either case.
     /// The queued next items come back already leased to this worker while the instance runs,
     /// so it goes on with them without another trip to the queue.
-    async fn complete_step(&self, step: Completion<'_>) -> Result<StepOutcome, StoreError>;
+    async fn complete_step(&self, step: Completion) -> Result<StepOutcome, StoreError>;
+
+    /// Applies finished steps of different instances, each as [`InstanceStore::complete_step`]
+    /// would, with one outcome per step in their order. PostgreSQL records the common ones
+    /// (no join, wait, foreach, failure or pause) together, in one transaction of multi-row
+    /// statements: the group commit that lets a worker keep up with many instances.
+    async fn complete_steps(&self, steps: Vec<Completion>) -> Vec<Result<StepOutcome, StoreError>>;
 
     /// An operator's request on one node of a paused instance: run it again (optionally with
     /// an edited input) or skip it. The node's held activation (or a new one) is released and
@@ -152,6 +158,23 @@ pub struct NewInstance<'a> {
     pub parent: Option<(Id, Id)>,
     pub debug: bool,
     pub mock: bool,
+}
+
+impl NewInstance<'_> {
+    /// The first entry of the instance's event log.
+    pub fn started_event(&self) -> NewEvent {
+        NewEvent {
+            node_id: None,
+            kind: "instance.started",
+            data: serde_json::json!({
+                "definition_key": self.definition_key,
+                "version": self.version,
+                "trigger": self.trigger.as_str(),
+                "operator": self.operator,
+                "parent_id": self.parent.map(|(instance, _)| instance),
+            }),
+        }
+    }
 }
 
 /// The reserved node id of an instance's deadline item (never a node's id: `$` is not allowed
@@ -337,6 +360,49 @@ pub enum IterationChange {
     Clear { run: Id },
 }
 
+/// [`InstanceStore::complete_steps`] one step after the other, each in its own transaction.
+pub async fn complete_each<S: InstanceStore + ?Sized>(
+    store: &S,
+    steps: Vec<Completion>,
+) -> Vec<Result<StepOutcome, StoreError>> {
+    let mut outcomes = Vec::with_capacity(steps.len());
+    for step in steps {
+        outcomes.push(store.complete_step(step).await);
+    }
+    outcomes
+}
+
+impl Completion {
+    /// The queued next items that stay with this worker (due now, not held), as the work
+    /// items it goes on with: already leased to it by the step's transaction.
+    pub fn handed(&self) -> Vec<WorkItem> {
+        self.next
+            .iter()
+            .filter(|next| Self::hands_on(next))
+            .map(|next| WorkItem {
+                id: next.id,
+                instance_id: self.instance_id,
+                node_id: next.node_id.clone(),
+                from_node: next.from_node.clone(),
+                live: next.live,
+                attempt: next.attempt,
+                resume_run: next.resume_run,
+                input: next.input.clone(),
+                skip: false,
+                loop_run: next.loop_run,
+                loop_index: next.loop_index,
+                definition_key: self.definition_key.clone(),
+                version: self.version,
+            })
+            .collect()
+    }
+
+    /// Whether a next item is leased to this worker as it is queued (while the instance runs).
+    pub fn hands_on(next: &NextItem) -> bool {
+        next.delay_ms == 0 && !next.held
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct NewEvent {
     pub node_id: Option<String>,
@@ -344,27 +410,39 @@ pub struct NewEvent {
     pub data: Value,
 }
 
+impl NewEvent {
+    /// `events` of `instance` as rows (instance, seq, event), `last` being the last one's seq.
+    pub fn numbered(instance: i64, last: i32, events: &[NewEvent]) -> Vec<(i64, i32, &NewEvent)> {
+        let first = last - events.len() as i32 + 1;
+        events
+            .iter()
+            .enumerate()
+            .map(|(offset, event)| (instance, first + offset as i32, event))
+            .collect()
+    }
+}
+
 /// A join's bookkeeping for this step.
 #[derive(Debug, Clone)]
-pub enum Arrival<'a> {
+pub enum Arrival {
     /// Remember that `from` arrived (the join is still waiting).
     Record {
-        node: &'a str,
-        from: &'a str,
+        node: String,
+        from: String,
         live: bool,
     },
     /// The join fired: forget its arrivals.
-    Clear { node: &'a str },
+    Clear { node: String },
 }
 
 #[derive(Debug, Clone)]
-pub struct Completion<'a> {
+pub struct Completion {
     pub instance_id: Id,
     /// The instance's definition and version, carried onto the items handed back.
-    pub definition_key: &'a str,
+    pub definition_key: String,
     pub version: i32,
     pub item: Id,
-    pub lease_owner: &'a str,
+    pub lease_owner: String,
     /// How long the handed-over next items stay leased to this worker.
     pub lease_ms: i64,
     pub expected_rev: i32,
@@ -372,7 +450,7 @@ pub struct Completion<'a> {
     pub runs: Vec<FinishedRun>,
     /// The new context, when the step changed it.
     pub context: Option<Value>,
-    pub arrival: Option<Arrival<'a>>,
+    pub arrival: Option<Arrival>,
     pub next: Vec<NextItem>,
     pub events: Vec<NewEvent>,
     pub iterations: Vec<IterationChange>,

@@ -1,5 +1,7 @@
 //! The PostgreSQL adapter: several server processes may share one database.
 
+mod fast;
+
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};

@@ -28,9 +28,9 @@ macro_rules! impl_instance_helpers {
                     "insert into instances
                          (id, version_id, definition_key, version, status, input, context,
                           trigger, operator, created_at, idempotency_key, parent_id, parent_item,
-                          debug, mock)
+                          debug, mock, event_seq)
                      values ($1, $2, $3, $4, 'running', $5, coalesce($14, $5), $6, $7, $8, $9, $10,
-                             $11, $12, $13)
+                             $11, $12, $13, 1)
                      returning id, version_id, definition_key, version, status, input, context,
                                output, error, trigger, operator, created_at, ended_at, cost_ms, parent_id,
                                debug, mock",
@@ -78,18 +78,9 @@ macro_rules! impl_instance_helpers {
                     .await
                     .map_err(StoreError::from_sqlx)?;
                 }
-                let started = $crate::store::NewEvent {
-                    node_id: None,
-                    kind: "instance.started",
-                    data: serde_json::json!({
-                        "definition_key": new.definition_key,
-                        "version": new.version,
-                        "trigger": new.trigger.as_str(),
-                        "operator": new.operator,
-                        "parent_id": new.parent.map(|(instance, _)| instance),
-                    }),
-                };
-                Self::append_events(tx, new.id.0, &[started], now).await?;
+                // Its first event, seq 1 (the row starts with event_seq 1).
+                let started = new.started_event();
+                Self::insert_events_in(tx, &[(new.id.0, 1, &started)], now).await?;
                 Ok(row)
             }
 
@@ -297,24 +288,34 @@ macro_rules! impl_instance_helpers {
                 .fetch_one(&mut **tx)
                 .await
                 .map_err(StoreError::from_sqlx)?;
-                let first = last - events.len() as i32 + 1;
-                // One statement for all of them.
-                let mut insert = sqlx::QueryBuilder::new(
-                    "insert into events (instance_id, seq, node_id, kind, data, at) ",
-                );
-                insert.push_values(events.iter().enumerate(), |mut row, (offset, event)| {
-                    row.push_bind(instance)
-                        .push_bind(first + offset as i32)
-                        .push_bind(event.node_id.clone())
-                        .push_bind(event.kind)
-                        .push_bind(sqlx::types::Json(event.data.clone()))
-                        .push_bind(at);
-                });
-                insert
-                    .build()
-                    .execute(&mut **tx)
+                Self::insert_events_in(tx, &$crate::store::NewEvent::numbered(instance, last, events), at)
                     .await
-                    .map_err(StoreError::from_sqlx)?;
+            }
+
+            /// Inserts events with their seqs (instance, seq, event), a statement per 500.
+            async fn insert_events_in(
+                tx: &mut sqlx::Transaction<'_, <Self as $crate::store::sql_backend::Backend>::Db>,
+                rows: &[(i64, i32, &$crate::store::NewEvent)],
+                at: chrono::DateTime<chrono::Utc>,
+            ) -> Result<(), $crate::store::StoreError> {
+                for chunk in rows.chunks($crate::store::sql_steps::ROWS_PER_STATEMENT) {
+                    let mut insert = sqlx::QueryBuilder::new(
+                        "insert into events (instance_id, seq, node_id, kind, data, at) ",
+                    );
+                    insert.push_values(chunk, |mut row, (instance, seq, event)| {
+                        row.push_bind(*instance)
+                            .push_bind(*seq)
+                            .push_bind(event.node_id.as_deref())
+                            .push_bind(event.kind)
+                            .push_bind(sqlx::types::Json(&event.data))
+                            .push_bind(at);
+                    });
+                    insert
+                        .build()
+                        .execute(&mut **tx)
+                        .await
+                        .map_err($crate::store::StoreError::from_sqlx)?;
+                }
                 Ok(())
             }
         }

@@ -36,13 +36,10 @@ macro_rules! impl_instance_store {
                         return Ok((found, true));
                     }
                 }
-                let _write = self.write_guard().await;
-                let mut tx = self.pool.begin_with($begin).await.map_err(StoreError::from_sqlx)?;
-                let row = match Self::insert_instance_in(&mut tx, &new, now).await {
+                let row = match self.start_instance(&new, now).await {
                     Ok(row) => row,
                     // The same key, started meanwhile by a concurrent request: that one stands.
                     Err(StoreError::Conflict(why)) if new.idempotency_key.is_some() => {
-                        drop(tx);
                         let found = self
                             .instance_by_key(new.operator, new.idempotency_key.unwrap_or_default())
                             .await?
@@ -51,8 +48,6 @@ macro_rules! impl_instance_store {
                     }
                     Err(err) => return Err(err),
                 };
-                Self::announce(&mut tx).await?;
-                tx.commit().await.map_err(StoreError::from_sqlx)?;
                 Ok((row.into_record()?, false))
             }
 
@@ -426,9 +421,16 @@ macro_rules! impl_instance_store {
 
             async fn complete_step(
                 &self,
-                step: $crate::store::Completion<'_>,
+                step: $crate::store::Completion,
             ) -> Result<$crate::store::StepOutcome, $crate::store::StoreError> {
                 self.complete_step_in(step).await
+            }
+
+            async fn complete_steps(
+                &self,
+                steps: Vec<$crate::store::Completion>,
+            ) -> Vec<Result<$crate::store::StepOutcome, $crate::store::StoreError>> {
+                self.complete_steps_in(steps).await
             }
 
             async fn queue_node(

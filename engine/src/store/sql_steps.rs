@@ -1,19 +1,114 @@
 //! Recording a step and an operator's node operation: the two largest transactions of the
 //! instance store (see `sql.rs` for why a macro).
 
+/// Rows per multi-row insert: far below either database's limit on bound values.
+pub(crate) const ROWS_PER_STATEMENT: usize = 500;
+
 macro_rules! impl_instance_steps {
     ($store:ty, begin: $begin:literal, for_update: $for_update:literal $(,)?) => {
         impl $store {
             async fn complete_step_in(
                 &self,
-                step: $crate::store::Completion<'_>,
+                step: $crate::store::Completion,
+            ) -> Result<$crate::store::StepOutcome, $crate::store::StoreError> {
+                use $crate::store::StoreError;
+                let _write = self.write_guard().await;
+                let mut tx = self.pool.begin_with($begin).await.map_err(StoreError::from_sqlx)?;
+                let outcome = Self::record_step_in(&mut tx, &step).await?;
+                tx.commit().await.map_err(StoreError::from_sqlx)?;
+                Ok(outcome)
+            }
+
+            /// New node runs (of one step, or of a group of steps), a statement per 500.
+            async fn insert_runs_in(
+                tx: &mut sqlx::Transaction<'_, <Self as $crate::store::sql_backend::Backend>::Db>,
+                runs: &[(i64, &$crate::store::FinishedRun, &$crate::store::RunStart)],
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<(), $crate::store::StoreError> {
+                for chunk in runs.chunks($crate::store::sql_steps::ROWS_PER_STATEMENT) {
+                    let mut insert = sqlx::QueryBuilder::new(
+                        "insert into node_runs (id, instance_id, node_id, attempt, status, input,
+                                                output, error, started_at, ended_at, cost_ms,
+                                                loop_index) ",
+                    );
+                    insert.push_values(chunk, |mut row, (instance, run, started)| {
+                        let ended = run.status.is_final();
+                        row.push_bind(run.id.0)
+                            .push_bind(*instance)
+                            .push_bind(started.node_id.as_str())
+                            .push_bind(started.attempt)
+                            .push_bind(run.status.as_str())
+                            .push_bind(sqlx::types::Json(&started.input))
+                            .push_bind(run.output.as_ref().map(sqlx::types::Json))
+                            .push_bind(run.error.as_ref().map(sqlx::types::Json))
+                            .push_bind(started.started_at)
+                            .push_bind(ended.then_some(now))
+                            .push_bind(ended.then_some(run.cost_ms))
+                            .push_bind(started.loop_index);
+                    });
+                    insert
+                        .build()
+                        .execute(&mut **tx)
+                        .await
+                        .map_err($crate::store::StoreError::from_sqlx)?;
+                }
+                Ok(())
+            }
+
+            /// Queues next items, a statement per 500; those with a lease (its owner and end)
+            /// are handed to that worker at once.
+            async fn queue_next_in(
+                tx: &mut sqlx::Transaction<'_, <Self as $crate::store::sql_backend::Backend>::Db>,
+                items: &[(
+                    i64,
+                    &$crate::store::NextItem,
+                    Option<(&str, chrono::DateTime<chrono::Utc>)>,
+                )],
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<(), $crate::store::StoreError> {
+                for chunk in items.chunks($crate::store::sql_steps::ROWS_PER_STATEMENT) {
+                    let mut insert = sqlx::QueryBuilder::new(
+                        "insert into work_items
+                             (id, instance_id, node_id, from_node, live, attempt, due_at,
+                              lease_owner, lease_until, resume_run, input, loop_run, loop_index,
+                              held, awaiting) ",
+                    );
+                    insert.push_values(chunk, |mut row, (instance, next, lease)| {
+                        row.push_bind(next.id.0)
+                            .push_bind(*instance)
+                            .push_bind(next.node_id.as_str())
+                            .push_bind(next.from_node.as_deref())
+                            .push_bind(next.live)
+                            .push_bind(next.attempt)
+                            .push_bind(now + chrono::Duration::milliseconds(next.delay_ms))
+                            .push_bind(lease.map(|(owner, _)| owner))
+                            .push_bind(lease.map(|(_, until)| until))
+                            .push_bind(next.resume_run.map(|r| r.0))
+                            .push_bind(next.input.as_ref().map(sqlx::types::Json))
+                            .push_bind(next.loop_run.map(|r| r.0))
+                            .push_bind(next.loop_index)
+                            .push_bind(next.held || next.awaiting.is_some())
+                            .push_bind(next.awaiting);
+                    });
+                    insert
+                        .build()
+                        .execute(&mut **tx)
+                        .await
+                        .map_err($crate::store::StoreError::from_sqlx)?;
+                }
+                Ok(())
+            }
+
+            /// Records `step` in `tx` (see `InstanceStore::complete_step`); the items it hands
+            /// on are this worker's once `tx` commits.
+            async fn record_step_in(
+                tx: &mut sqlx::Transaction<'_, <Self as $crate::store::sql_backend::Backend>::Db>,
+                step: &$crate::store::Completion,
             ) -> Result<$crate::store::StepOutcome, $crate::store::StoreError> {
                 use $crate::instance::InstanceStatus;
                 use $crate::store::{Arrival, StoreError};
                 let now = $crate::store::rows::now();
                 let instance = step.instance_id.0;
-                let _write = self.write_guard().await;
-                let mut tx = self.pool.begin_with($begin).await.map_err(StoreError::from_sqlx)?;
 
                 // The optimistic check: only a step computed from the current state applies.
                 // The context and the workflow output are written here too when the step set them.
@@ -27,7 +122,7 @@ macro_rules! impl_instance_steps {
                 .bind(step.expected_rev)
                 .bind(step.context.as_ref().map(sqlx::types::Json))
                 .bind(step.output.as_ref().map(sqlx::types::Json))
-                .fetch_optional(&mut *tx)
+                .fetch_optional(&mut **tx)
                 .await
                 .map_err(StoreError::from_sqlx)?;
                 let Some((current, created, parent_item)) = bumped else {
@@ -37,37 +132,21 @@ macro_rules! impl_instance_steps {
                 let hand_off = current == "running";
                 let removed = sqlx::query("delete from work_items where id = $1 and lease_owner = $2")
                     .bind(step.item.0)
-                    .bind(step.lease_owner)
-                    .execute(&mut *tx)
+                    .bind(step.lease_owner.as_str())
+                    .execute(&mut **tx)
                     .await
                     .map_err(StoreError::from_sqlx)?;
                 if removed.rows_affected() == 0 {
                     return Err(StoreError::LeaseLost);
                 }
-                for run in &step.runs {
-                    if let Some(started) = &run.started {
-                        sqlx::query(
-                            "insert into node_runs (id, instance_id, node_id, attempt, status, input,
-                                                    output, error, started_at, ended_at, cost_ms,
-                                                    loop_index)
-                             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-                        )
-                        .bind(run.id.0)
-                        .bind(instance)
-                        .bind(&started.node_id)
-                        .bind(started.attempt)
-                        .bind(run.status.as_str())
-                        .bind(sqlx::types::Json(&started.input))
-                        .bind(run.output.as_ref().map(sqlx::types::Json))
-                        .bind(run.error.as_ref().map(sqlx::types::Json))
-                        .bind(started.started_at)
-                        .bind(run.status.is_final().then_some(now))
-                        .bind(run.status.is_final().then_some(run.cost_ms))
-                        .bind(started.loop_index)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(StoreError::from_sqlx)?;
-                    } else {
+                let new_runs: Vec<_> = step
+                    .runs
+                    .iter()
+                    .filter_map(|run| Some((instance, run, run.started.as_ref()?)))
+                    .collect();
+                Self::insert_runs_in(tx, &new_runs, now).await?;
+                // Runs recorded as started when they began are finished.
+                for run in step.runs.iter().filter(|run| run.started.is_none()) {
                         sqlx::query(
                             "update node_runs set status = $2, output = $3, error = $4,
                                     ended_at = $5, cost_ms = $6
@@ -79,10 +158,9 @@ macro_rules! impl_instance_steps {
                         .bind(run.error.as_ref().map(sqlx::types::Json))
                         .bind(now)
                         .bind(run.cost_ms)
-                        .execute(&mut *tx)
+                        .execute(&mut **tx)
                         .await
                         .map_err(StoreError::from_sqlx)?;
-                    }
                 }
                 match &step.arrival {
                     Some(Arrival::Record { node, from, live }) => {
@@ -91,10 +169,10 @@ macro_rules! impl_instance_steps {
                              values ($1, $2, $3, $4)",
                         )
                         .bind(instance)
-                        .bind(*node)
-                        .bind(*from)
+                        .bind(node.as_str())
+                        .bind(from.as_str())
                         .bind(*live)
-                        .execute(&mut *tx)
+                        .execute(&mut **tx)
                         .await
                         .map_err(StoreError::from_sqlx)?;
                     }
@@ -103,47 +181,30 @@ macro_rules! impl_instance_steps {
                             "delete from join_arrivals where instance_id = $1 and node_id = $2",
                         )
                         .bind(instance)
-                        .bind(*node)
-                        .execute(&mut *tx)
+                        .bind(node.as_str())
+                        .execute(&mut **tx)
                         .await
                         .map_err(StoreError::from_sqlx)?;
                     }
                     None => {}
                 }
-                Self::change_iterations(&mut tx, instance, &step.iterations).await?;
-                let lease_until = now + chrono::Duration::milliseconds(step.lease_ms);
-                for next in &step.next {
-                    let handed = hand_off && next.delay_ms == 0 && !next.held;
-                    sqlx::query(
-                        "insert into work_items
-                             (id, instance_id, node_id, from_node, live, attempt, due_at,
-                              lease_owner, lease_until, resume_run, input, loop_run, loop_index,
-                              held, awaiting)
-                         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
-                                 $15)",
-                    )
-                    .bind(next.id.0)
-                    .bind(instance)
-                    .bind(&next.node_id)
-                    .bind(&next.from_node)
-                    .bind(next.live)
-                    .bind(next.attempt)
-                    .bind(now + chrono::Duration::milliseconds(next.delay_ms))
-                    .bind(handed.then_some(step.lease_owner))
-                    .bind(handed.then_some(lease_until))
-                    .bind(next.resume_run.map(|r| r.0))
-                    .bind(next.input.as_ref().map(sqlx::types::Json))
-                    .bind(next.loop_run.map(|r| r.0))
-                    .bind(next.loop_index)
-                    .bind(next.held || next.awaiting.is_some())
-                    .bind(next.awaiting)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(StoreError::from_sqlx)?;
-                }
+                Self::change_iterations(tx, instance, &step.iterations).await?;
+                let lease = (
+                    step.lease_owner.as_str(),
+                    now + chrono::Duration::milliseconds(step.lease_ms),
+                );
+                let next: Vec<_> = step
+                    .next
+                    .iter()
+                    .map(|next| {
+                        let handed = hand_off && $crate::store::Completion::hands_on(next);
+                        (instance, next, handed.then_some(lease))
+                    })
+                    .collect();
+                Self::queue_next_in(tx, &next, now).await?;
 
                 if let Some(wait) = &step.wait {
-                    Self::record_wait_in(&mut tx, instance, wait, now).await?;
+                    Self::record_wait_in(tx, instance, wait, now).await?;
                 }
 
                 // The instance ends when it fails, or when no work is left.
@@ -156,7 +217,7 @@ macro_rules! impl_instance_steps {
                     )
                     .bind(instance)
                     .bind($crate::store::DEADLINE_NODE)
-                    .fetch_one(&mut *tx)
+                    .fetch_one(&mut **tx)
                         .await
                         .map_err(StoreError::from_sqlx)?
                 };
@@ -170,7 +231,7 @@ macro_rules! impl_instance_steps {
                 if let Some(reason) = &step.pause {
                     sqlx::query("update instances set status = 'paused' where id = $1")
                         .bind(instance)
-                        .execute(&mut *tx)
+                        .execute(&mut **tx)
                         .await
                         .map_err(StoreError::from_sqlx)?;
                     events.push($crate::store::NewEvent {
@@ -179,65 +240,58 @@ macro_rules! impl_instance_steps {
                         data: serde_json::json!({"by": "engine", "reason": reason}),
                     });
                 }
+                // Set when the seqs of `events` were handed out on the way.
+                let mut seqs_from = None;
                 let status = match (status, &step.fail) {
                     // Failed: at once, or after rolling back its completed nodes.
                     (InstanceStatus::Failed, Some(error)) => {
                         let (status, event) =
-                            Self::fail_in(&mut tx, instance, error, created, step.rollback, now)
+                            Self::fail_in(tx, instance, error, created, step.rollback, now)
                                 .await?;
                         events.push(event);
                         status
                     }
                     (InstanceStatus::Completed, _) => {
                         let cost = (now - created).num_milliseconds().max(0);
-                        sqlx::query(
-                            "update instances set status = $2, ended_at = $3, cost_ms = $4
-                              where id = $1",
-                        )
-                        .bind(instance)
-                        .bind(status.as_str())
-                        .bind(now)
-                        .bind(cost)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(StoreError::from_sqlx)?;
-                        let dropped = Self::drop_work_in(&mut tx, instance).await?;
-                        // A completed instance has nothing left waiting, and usually no
-                        // parent: the common case costs no statement more.
-                        if dropped > 0 || parent_item.is_some() {
-                            Self::end_waits_in(&mut tx, instance, status, true, now).await?;
-                        }
                         events.push($crate::store::NewEvent {
                             node_id: None,
                             kind: "instance.completed",
                             data: serde_json::json!({"cost_ms": cost}),
                         });
+                        // The log's seqs are handed out by the same update.
+                        let last: i32 = sqlx::query_scalar(
+                            "update instances set status = $2, ended_at = $3, cost_ms = $4,
+                                    event_seq = event_seq + $5
+                              where id = $1 returning event_seq",
+                        )
+                        .bind(instance)
+                        .bind(status.as_str())
+                        .bind(now)
+                        .bind(cost)
+                        .bind(events.len() as i32)
+                        .fetch_one(&mut **tx)
+                        .await
+                        .map_err(StoreError::from_sqlx)?;
+                        seqs_from = Some(last);
+                        let dropped = Self::drop_work_in(tx, instance).await?;
+                        // A completed instance has nothing left waiting, and usually no
+                        // parent: the common case costs no statement more.
+                        if dropped > 0 || parent_item.is_some() {
+                            Self::end_waits_in(tx, instance, status, true, now).await?;
+                        }
                         status
                     }
                     (other, _) => other,
                 };
-                Self::append_events(&mut tx, instance, &events, now).await?;
-                tx.commit().await.map_err(StoreError::from_sqlx)?;
+                match seqs_from {
+                    Some(last) => {
+                        let rows = $crate::store::NewEvent::numbered(instance, last, &events);
+                        Self::insert_events_in(tx, &rows, now).await?;
+                    }
+                    None => Self::append_events(tx, instance, &events, now).await?,
+                }
                 let handed = if hand_off && status == InstanceStatus::Running {
-                    step.next
-                        .iter()
-                        .filter(|next| next.delay_ms == 0 && !next.held)
-                        .map(|next| $crate::store::WorkItem {
-                            id: next.id,
-                            instance_id: step.instance_id,
-                            node_id: next.node_id.clone(),
-                            from_node: next.from_node.clone(),
-                            live: next.live,
-                            attempt: next.attempt,
-                            resume_run: next.resume_run,
-                            input: next.input.clone(),
-                            skip: false,
-                            loop_run: next.loop_run,
-                            loop_index: next.loop_index,
-                            definition_key: step.definition_key.to_string(),
-                            version: step.version,
-                        })
-                        .collect()
+                    step.handed()
                 } else {
                     Vec::new()
                 };

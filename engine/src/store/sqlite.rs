@@ -57,6 +57,67 @@ impl SqliteStore {
         Ok(None)
     }
 
+    /// Records a started instance (see `insert_instance_in`) in its own transaction.
+    async fn start_instance(
+        &self,
+        new: &super::NewInstance<'_>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<super::rows::InstanceRow, StoreError> {
+        let _write = self.write_guard().await;
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(StoreError::from_sqlx)?;
+        let row = Self::insert_instance_in(&mut tx, new, now).await?;
+        tx.commit().await.map_err(StoreError::from_sqlx)?;
+        Ok(row)
+    }
+
+    /// Group commit on SQLite: the steps in one transaction, each in a savepoint of its own
+    /// (a stale step or a lost lease undoes only that step). One commit writes the pages the
+    /// steps share (the queue, the runs, the log) once instead of once per step.
+    async fn complete_steps_in(
+        &self,
+        steps: Vec<super::Completion>,
+    ) -> Vec<Result<super::StepOutcome, StoreError>> {
+        if steps.len() > 1 && std::env::var_os("TMP_NOGROUP").is_none() {
+            match self.record_together(&steps).await {
+                Ok(outcomes) => return outcomes,
+                Err(err) => {
+                    tracing::debug!(error = %err, "group commit rolled back; recording one by one")
+                }
+            }
+        }
+        super::instances::complete_each(self, steps).await
+    }
+
+    async fn record_together(
+        &self,
+        steps: &[super::Completion],
+    ) -> Result<Vec<Result<super::StepOutcome, StoreError>>, StoreError> {
+        use sqlx::Acquire;
+        let _write = self.write_guard().await;
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(StoreError::from_sqlx)?;
+        let mut outcomes = Vec::with_capacity(steps.len());
+        for step in steps {
+            let mut savepoint = tx.begin().await.map_err(StoreError::from_sqlx)?;
+            let outcome = Self::record_step_in(&mut savepoint, step).await;
+            match outcome {
+                Ok(_) => savepoint.commit().await,
+                Err(_) => savepoint.rollback().await,
+            }
+            .map_err(StoreError::from_sqlx)?;
+            outcomes.push(outcome);
+        }
+        tx.commit().await.map_err(StoreError::from_sqlx)?;
+        Ok(outcomes)
+    }
+
     /// Held for the length of a write transaction.
     async fn write_guard(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
         Some(self.writer.lock().await)
