@@ -18,6 +18,7 @@ mod robots;
 pub mod route;
 mod step;
 mod triggers;
+mod versions;
 pub mod waits;
 
 use std::collections::HashMap;
@@ -29,11 +30,14 @@ use serde_json::Value;
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
-use crate::definition::{Definition, DefinitionStatus, NodeKind};
+use crate::definition::Definition;
 use crate::id::{Id, IdGenerator};
 use crate::instance::{InstanceRecord, Trigger};
-use crate::store::{InstanceChange, NewInstance, NodeOperation, Store, StoreError, WorkItem};
+use crate::store::{
+    InstanceChange, NewInstance, NodeOperation, StartCheck, Store, StoreError, WorkItem,
+};
 use executors::{AddressPolicy, Executors};
+use versions::start_node;
 
 #[derive(Debug, Clone)]
 pub struct RuntimeConfig {
@@ -147,6 +151,9 @@ struct Inner {
     owner: String,
     config: RuntimeConfig,
     executors: Executors,
+    /// The version starts of a key ran (by the version asked for; `None`: the latest), checked
+    /// again by every start that uses it (see `StartCheck`).
+    versions: Mutex<HashMap<(String, Option<i32>), versions::Published>>,
     /// Published versions never change, so they are kept once read.
     definitions: Mutex<HashMap<(String, i32), Arc<Definition>>>,
     /// Their input schemas, compiled once.
@@ -173,6 +180,7 @@ impl Runtime {
                     allow: config.http_allow.clone(),
                 }),
                 config,
+                versions: Mutex::new(HashMap::new()),
                 definitions: Mutex::new(HashMap::new()),
                 validators: Mutex::new(HashMap::new()),
                 wake: Arc::new(Notify::new()),
@@ -216,10 +224,6 @@ impl Runtime {
     ) -> Result<Started, RuntimeError> {
         let inner = &self.inner;
         let key = request.definition_key.as_str();
-        let version = inner.published(key, request.version).await?;
-        let definition = inner.definition(key, version.version).await?;
-        inner.check_input(key, version.version, &definition, &request.input)?;
-        let start = start_node(key, version.version, &definition)?;
         let context = extra.map(|extra| {
             let mut context = request.input.clone();
             if let (Value::Object(map), Value::Object(more)) = (&mut context, extra) {
@@ -227,28 +231,54 @@ impl Runtime {
             }
             context
         });
-        let instance = inner
-            .store
-            .create_instance(NewInstance {
-                id: inner.ids.next_id(),
-                version_id: version.id,
-                definition_key: key,
-                version: version.version,
-                input: &request.input,
-                context: context.as_ref(),
-                trigger: request.trigger,
-                operator: &request.operator,
-                start_item: inner.ids.next_id(),
-                start_node: &start,
-                deadline: definition
-                    .timeout
-                    .map(|limit| (inner.ids.next_id(), limit.as_std().as_millis() as i64)),
-                idempotency_key: request.idempotency_key.as_deref(),
-                parent: None,
-                debug: mode.debug,
-                mock: mode.mock,
-            })
-            .await?;
+        // The version remembered from an earlier start is checked as the instance is written;
+        // when it no longer holds (published since, archived), it is read afresh.
+        let mut remembered = inner.remembered(key, request.version);
+        let instance = loop {
+            let (version, check) = match remembered.take() {
+                Some(known) => (
+                    known,
+                    match request.version {
+                        None => StartCheck::Latest(known.version),
+                        Some(_) => StartCheck::Active,
+                    },
+                ),
+                None => (
+                    inner.published(key, request.version).await?,
+                    StartCheck::None,
+                ),
+            };
+            let definition = inner.definition(key, version.version).await?;
+            inner.check_input(key, version.version, &definition, &request.input)?;
+            let start = start_node(key, version.version, &definition)?;
+            let created = inner
+                .store
+                .create_instance(NewInstance {
+                    id: inner.ids.next_id(),
+                    version_id: version.id,
+                    definition_key: key,
+                    version: version.version,
+                    input: &request.input,
+                    context: context.as_ref(),
+                    trigger: request.trigger,
+                    operator: &request.operator,
+                    start_item: inner.ids.next_id(),
+                    start_node: &start,
+                    deadline: definition
+                        .timeout
+                        .map(|limit| (inner.ids.next_id(), limit.as_std().as_millis() as i64)),
+                    idempotency_key: request.idempotency_key.as_deref(),
+                    parent: None,
+                    debug: mode.debug,
+                    mock: mode.mock,
+                    check,
+                })
+                .await;
+            match created {
+                Err(StoreError::Stale) if check != StartCheck::None => continue,
+                created => break created?,
+            }
+        };
         inner.wake.notify_one();
         Ok(Started {
             instance: instance.0,
@@ -464,119 +494,7 @@ async fn step_task(inner: Arc<Inner>, item: WorkItem) -> Vec<WorkItem> {
     }
 }
 
-/// The id of a version's start node.
-fn start_node(key: &str, version: i32, definition: &Definition) -> Result<String, RuntimeError> {
-    definition
-        .nodes
-        .iter()
-        .find(|n| matches!(n.kind, NodeKind::Start))
-        .map(|n| n.id.clone())
-        .ok_or_else(|| {
-            StoreError::Corrupt(format!("version {version} of `{key}` has no start")).into()
-        })
-}
-
 impl Inner {
-    /// A published version that may start instances: the latest when `version` is `None`.
-    async fn published(
-        &self,
-        key: &str,
-        version: Option<i32>,
-    ) -> Result<crate::definition::VersionRecord, RuntimeError> {
-        let record = self.store.definition(key).await?;
-        if record.as_ref().map(|r| r.status) == Some(DefinitionStatus::Archived) {
-            return Err(RuntimeError::Archived(key.to_string()));
-        }
-        self.store
-            .version(key, version)
-            .await?
-            .ok_or_else(|| RuntimeError::NoSuchVersion {
-                key: key.to_string(),
-                version,
-            })
-    }
-
-    async fn definition(&self, key: &str, version: i32) -> Result<Arc<Definition>, StoreError> {
-        let cache_key = (key.to_string(), version);
-        if let Some(found) = self.cached(&cache_key) {
-            return Ok(found);
-        }
-        let record = self
-            .store
-            .version(key, Some(version))
-            .await?
-            .ok_or_else(|| StoreError::NotFound(format!("version {version} of `{key}`")))?;
-        let definition = Definition::from_value(record.document).map_err(|issues| {
-            StoreError::Corrupt(format!("version {version} of `{key}`: {issues:?}"))
-        })?;
-        let definition = Arc::new(definition);
-        if let Ok(mut cache) = self.definitions.lock() {
-            cache.insert(cache_key, definition.clone());
-        }
-        Ok(definition)
-    }
-
-    /// The input fits the size limit and the definition's `input_schema`.
-    fn check_input(
-        &self,
-        key: &str,
-        version: i32,
-        definition: &Definition,
-        input: &Value,
-    ) -> Result<(), RuntimeError> {
-        let size = serde_json::to_vec(input)
-            .map(|v| v.len())
-            .unwrap_or(usize::MAX);
-        let limit = self.config.max_input_bytes;
-        if size > limit {
-            return Err(RuntimeError::InputTooLarge { size, limit });
-        }
-        let Some(schema) = &definition.input_schema else {
-            return Ok(());
-        };
-        let cache_key = (key.to_string(), version);
-        let cached = self
-            .validators
-            .lock()
-            .ok()
-            .and_then(|cache| cache.get(&cache_key).cloned());
-        let validator = match cached {
-            Some(validator) => validator,
-            None => {
-                // Checked when the version was published; a schema that still does not compile
-                // refuses every input rather than none.
-                let compiled = jsonschema::validator_for(schema).map_err(|e| {
-                    RuntimeError::InvalidInput(vec![InputError {
-                        field: "input_schema".into(),
-                        message: e.masked().to_string(),
-                    }])
-                })?;
-                let compiled = Arc::new(compiled);
-                if let Ok(mut cache) = self.validators.lock() {
-                    cache.insert(cache_key, compiled.clone());
-                }
-                compiled
-            }
-        };
-        let errors: Vec<InputError> = validator
-            .iter_errors(input)
-            .take(20)
-            .map(|e| InputError {
-                field: format!("input{}", e.instance_path().as_str()),
-                message: e.masked().to_string(),
-            })
-            .collect();
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(RuntimeError::InvalidInput(errors))
-        }
-    }
-
-    fn cached(&self, key: &(String, i32)) -> Option<Arc<Definition>> {
-        self.definitions.lock().ok()?.get(key).cloned()
-    }
-
     fn next_id(&self) -> Id {
         self.ids.next_id()
     }

@@ -158,6 +158,32 @@ pub struct NewInstance<'a> {
     pub parent: Option<(Id, Id)>,
     pub debug: bool,
     pub mock: bool,
+    /// What must still hold of the definition when the instance is recorded; `Stale` (and
+    /// nothing written) when it does not.
+    pub check: StartCheck,
+}
+
+/// See [`NewInstance::check`]: a start from a version the caller remembered is checked as it
+/// is written, so a start costs one statement and no read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartCheck {
+    /// Nothing: the caller has just read the definition.
+    None,
+    /// The key is not archived.
+    Active,
+    /// The key is not archived and this is still its latest published version.
+    Latest(i32),
+}
+
+impl StartCheck {
+    /// As bound values: whether to check, and the version that must be the latest.
+    pub fn params(self) -> (bool, Option<i32>) {
+        match self {
+            StartCheck::None => (false, None),
+            StartCheck::Active => (true, None),
+            StartCheck::Latest(version) => (true, Some(version)),
+        }
+    }
 }
 
 impl NewInstance<'_> {

@@ -67,7 +67,7 @@ pub use hooks::{Hook, HookOutcome, HookStore, NewHook};
 pub use instances::{
     Arrival, Completion, FinishedRun, InstanceChange, InstanceStore, IterationChange, IterationKey,
     IterationState, NewEvent, NewInstance, NewNodeRun, NextItem, NodeOperation, RunStart,
-    StepOutcome, StepState, WorkItem, DEADLINE_NODE,
+    StartCheck, StepOutcome, StepState, WorkItem, DEADLINE_NODE,
 };
 pub use packages::{
     default_arguments, version_order, NewPackageVersion, NewUpload, Package, PackageArgument,
@@ -206,8 +206,24 @@ pub trait Store:
     /// Every published version of a key, newest first.
     async fn versions(&self, key: &str) -> Result<Vec<VersionRecord>, StoreError>;
 
+    /// What a start needs to know of a key, in one read: whether it is archived, and the id
+    /// and number of `version` (the latest when `None`) if published. `None` for no such key.
+    async fn startable(
+        &self,
+        key: &str,
+        version: Option<i32>,
+    ) -> Result<Option<Startable>, StoreError>;
+
     /// Archives or restores a key. `NotFound` when there is no such key.
     async fn set_archived(&self, key: &str, archived: bool) -> Result<(), StoreError>;
+}
+
+/// See [`Store::startable`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Startable {
+    pub archived: bool,
+    /// The version's id and number.
+    pub version: Option<(Id, i32)>,
 }
 
 /// A draft to save.

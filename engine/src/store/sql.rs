@@ -281,6 +281,30 @@ macro_rules! impl_store {
                 Ok(row.map(|r| r.into_record()))
             }
 
+            async fn startable(
+                &self,
+                key: &str,
+                version: Option<i32>,
+            ) -> Result<Option<$crate::store::Startable>, $crate::store::StoreError> {
+                let row: Option<(String, Option<i64>, Option<i32>)> = sqlx::query_as(
+                    "select d.status, v.id, v.version
+                       from definitions d
+                       left join definition_versions v
+                         on v.key = d.key and ($2 is null or v.version = $2)
+                      where d.key = $1
+                      order by v.version desc limit 1",
+                )
+                .bind(key)
+                .bind(version)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err($crate::store::StoreError::from_sqlx)?;
+                Ok(row.map(|(status, id, number)| $crate::store::Startable {
+                    archived: status == "archived",
+                    version: id.zip(number).map(|(id, n)| ($crate::id::Id(id), n)),
+                }))
+            }
+
             async fn versions(
                 &self,
                 key: &str,

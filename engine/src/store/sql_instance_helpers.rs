@@ -17,7 +17,8 @@ macro_rules! impl_instance_helpers {
             }
 
             /// Records a new running instance: its row, its start item, its deadline item and
-            /// its `instance.started` event. A repeated idempotency key is a `Conflict`.
+            /// its `instance.started` event. A repeated idempotency key is a `Conflict`; a failed
+            /// `new.check` is `Stale`.
             async fn insert_instance_in(
                 tx: &mut sqlx::Transaction<'_, <Self as $crate::store::sql_backend::Backend>::Db>,
                 new: &$crate::store::NewInstance<'_>,
@@ -29,8 +30,12 @@ macro_rules! impl_instance_helpers {
                          (id, version_id, definition_key, version, status, input, context,
                           trigger, operator, created_at, idempotency_key, parent_id, parent_item,
                           debug, mock, event_seq)
-                     values ($1, $2, $3, $4, 'running', $5, coalesce($14, $5), $6, $7, $8, $9, $10,
-                             $11, $12, $13, 1)
+                     select $1, $2, $3, $4, 'running', $5, coalesce($14, $5), $6, $7, $8, $9, $10,
+                            $11, $12, $13, 1
+                      where not $15 or exists (
+                            select 1 from definitions
+                             where key = $3 and status = 'active'
+                               and ($16 is null or latest_version = $16))
                      returning id, version_id, definition_key, version, status, input, context,
                                output, error, trigger, operator, created_at, ended_at, cost_ms, parent_id,
                                debug, mock",
@@ -49,9 +54,12 @@ macro_rules! impl_instance_helpers {
                 .bind(new.debug)
                 .bind(new.mock)
                 .bind(new.context.map(sqlx::types::Json))
-                .fetch_one(&mut **tx)
+                .bind(new.check.params().0)
+                .bind(new.check.params().1)
+                .fetch_optional(&mut **tx)
                 .await
-                .map_err(StoreError::from_sqlx)?;
+                .map_err(StoreError::from_sqlx)?
+                .ok_or(StoreError::Stale)?;
                 sqlx::query(
                     "insert into work_items (id, instance_id, node_id, from_node, live, due_at)
                      values ($1, $2, $3, null, $4, $5)",

@@ -102,6 +102,7 @@ macro_rules! impl_wait_helpers {
                             parent: Some(($crate::id::Id(instance), child.parent_item)),
                             debug: false,
                             mock: false,
+                            check: $crate::store::StartCheck::None,
                         };
                         Self::insert_instance_in(tx, &new, now).await?;
                         Self::announce(tx).await?;

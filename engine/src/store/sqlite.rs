@@ -81,7 +81,7 @@ impl SqliteStore {
         &self,
         steps: Vec<super::Completion>,
     ) -> Vec<Result<super::StepOutcome, StoreError>> {
-        if steps.len() > 1 && std::env::var_os("TMP_NOGROUP").is_none() {
+        if steps.len() > 1 {
             match self.record_together(&steps).await {
                 Ok(outcomes) => return outcomes,
                 Err(err) => {

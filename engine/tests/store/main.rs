@@ -11,6 +11,7 @@ mod access;
 mod compensation;
 mod definitions;
 mod entities;
+mod group;
 mod http;
 mod loops;
 mod operations;

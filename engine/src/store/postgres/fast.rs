@@ -47,7 +47,8 @@ struct Applied<'s> {
 impl PostgresStore {
     /// Records a started instance in one statement: its row, its start item (and deadline
     /// item), its `instance.started` event, and the notice to the other processes — what
-    /// `insert_instance_in` and `announce` do in a transaction of seven round trips.
+    /// `insert_instance_in` and `announce` do in a transaction of seven round trips. `Stale`
+    /// when `new.check` fails.
     pub(super) async fn start_instance(
         &self,
         new: &NewInstance<'_>,
@@ -63,8 +64,12 @@ impl PostgresStore {
                      (id, version_id, definition_key, version, status, input, context, trigger,
                       operator, created_at, idempotency_key, parent_id, parent_item, debug, mock,
                       event_seq)
-                 values ($1, $2, $3, $4, 'running', $5, coalesce($14, $5), $6, $7, $8, $9, $10,
-                         $11, $12, $13, 1)
+                 select $1, $2, $3, $4, 'running', $5, coalesce($14, $5), $6, $7, $8, $9,
+                        $10, $11, $12, $13, 1
+                  where not $22 or exists (
+                        select 1 from definitions
+                         where key = $3 and status = 'active'
+                           and ($23::integer is null or latest_version = $23))
                  returning id, version_id, definition_key, version, status, input, context,
                            output, error, trigger, operator, created_at, ended_at, cost_ms,
                            parent_id, debug, mock),
@@ -101,9 +106,12 @@ impl PostgresStore {
         .bind(deadline.map(|(_, due)| due))
         .bind(started.kind)
         .bind(Json(&started.data))
-        .fetch_one(&self.pool)
+        .bind(new.check.params().0)
+        .bind(new.check.params().1)
+        .fetch_optional(&self.pool)
         .await
-        .map_err(StoreError::from_sqlx)
+        .map_err(StoreError::from_sqlx)?
+        .ok_or(StoreError::Stale)
     }
 
     pub(super) async fn complete_steps_in(
@@ -117,9 +125,6 @@ impl PostgresStore {
             .map(|step| plain(step) && instances.insert(step.instance_id))
             .collect();
         if together.iter().filter(|t| **t).count() < 2 {
-            if std::env::var_os("TMP_TRACE").is_some() {
-                eprintln!("single {}", steps.len());
-            }
             return complete_each(self, steps).await;
         }
         let group: Vec<&Completion> = steps
@@ -131,16 +136,8 @@ impl PostgresStore {
         // connection) rolls the group back; its steps are then recorded one by one, which
         // tells each its own outcome.
         let grouped = match self.commit_group(&group).await {
-            Ok(outcomes) => {
-                if std::env::var_os("TMP_TRACE").is_some() {
-                    eprintln!("group {}", group.len());
-                }
-                Some(outcomes)
-            }
+            Ok(outcomes) => Some(outcomes),
             Err(err) => {
-                if std::env::var_os("TMP_TRACE").is_some() {
-                    eprintln!("fallback {err}");
-                }
                 tracing::debug!(error = %err, steps = group.len(), "group commit rolled back; recording one by one");
                 None
             }
