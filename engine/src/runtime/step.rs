@@ -317,10 +317,16 @@ pub(super) async fn run_with(
     decided: Option<Result<Value, super::executors::NodeError>>,
 ) -> Result<Vec<WorkItem>, StoreError> {
     let node = at.node;
-    let state = inner
-        .store
-        .step_state(item.instance_id, None, iteration_of(item))
-        .await?;
+    // As the claim saw it, when it did; else read now.
+    let state = match (&item.seen, iteration_of(item)) {
+        (Some(seen), None) => seen.state(),
+        (_, iteration) => {
+            inner
+                .store
+                .step_state(item.instance_id, None, iteration)
+                .await?
+        }
+    };
     if state.status != InstanceStatus::Running {
         return Ok(Vec::new());
     }

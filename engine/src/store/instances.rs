@@ -232,6 +232,35 @@ pub struct WorkItem {
     /// The instance's definition and version, so a worker needs no extra read to find the node.
     pub definition_key: String,
     pub version: i32,
+    /// The instance as the claim saw it, so the item's first step need not read it again
+    /// (a step computed from it that finds the instance moved on is computed afresh). `None`
+    /// for items handed on by a step.
+    pub seen: Option<Seen>,
+}
+
+/// An instance's state as a claim read it (see [`WorkItem::seen`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seen {
+    pub status: InstanceStatus,
+    pub context: Value,
+    pub rev: i32,
+    pub debug: bool,
+    pub mock: bool,
+}
+
+impl Seen {
+    /// The state of a step outside joins and foreach bodies.
+    pub fn state(&self) -> StepState {
+        StepState {
+            status: self.status,
+            debug: self.debug,
+            mock: self.mock,
+            context: self.context.clone(),
+            rev: self.rev,
+            arrivals: Vec::new(),
+            iteration: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -419,6 +448,7 @@ impl Completion {
                 loop_index: next.loop_index,
                 definition_key: self.definition_key.clone(),
                 version: self.version,
+                seen: None,
             })
             .collect()
     }

@@ -66,7 +66,7 @@ pub use groups::{Group, GroupStore, NewGroup};
 pub use hooks::{Hook, HookOutcome, HookStore, NewHook};
 pub use instances::{
     Arrival, Completion, FinishedRun, InstanceChange, InstanceStore, IterationChange, IterationKey,
-    IterationState, NewEvent, NewInstance, NewNodeRun, NextItem, NodeOperation, RunStart,
+    IterationState, NewEvent, NewInstance, NewNodeRun, NextItem, NodeOperation, RunStart, Seen,
     StartCheck, StepOutcome, StepState, WorkItem, DEADLINE_NODE,
 };
 pub use packages::{

@@ -283,11 +283,24 @@ pub(crate) struct WorkItemRow {
     pub loop_index: Option<i32>,
     pub definition_key: String,
     pub version: i32,
+    pub status: String,
+    pub context: sqlx::types::Json<serde_json::Value>,
+    pub step_rev: i32,
+    pub debug: bool,
+    pub mock: bool,
 }
 
 impl WorkItemRow {
     pub fn into_item(self) -> super::WorkItem {
+        let seen = crate::instance::InstanceStatus::parse(&self.status).map(|status| super::Seen {
+            status,
+            context: self.context.0,
+            rev: self.step_rev,
+            debug: self.debug,
+            mock: self.mock,
+        });
         super::WorkItem {
+            seen,
             id: Id(self.id),
             instance_id: Id(self.instance_id),
             node_id: self.node_id,

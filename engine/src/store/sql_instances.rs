@@ -194,7 +194,17 @@ macro_rules! impl_instance_store {
                                (select definition_key from instances i
                                  where i.id = work_items.instance_id) as definition_key,
                                (select version from instances i
-                                 where i.id = work_items.instance_id) as version"
+                                 where i.id = work_items.instance_id) as version,
+                               (select status from instances i
+                                 where i.id = work_items.instance_id) as status,
+                               (select context from instances i
+                                 where i.id = work_items.instance_id) as context,
+                               (select step_rev from instances i
+                                 where i.id = work_items.instance_id) as step_rev,
+                               (select debug from instances i
+                                 where i.id = work_items.instance_id) as debug,
+                               (select mock from instances i
+                                 where i.id = work_items.instance_id) as mock"
                 ))
                 .bind(owner)
                 .bind(until)
