@@ -84,6 +84,7 @@ impl_instance_store!(
     for_update: "for update",
     skip_locked: "for update skip locked",
     announce: "select pg_notify('baton_work', '')",
+    claimed: "i.definition_key, i.version, i.status, i.context, i.step_rev, i.debug, i.mock",
 );
 
 impl_people_store!(

@@ -10,7 +10,11 @@ macro_rules! impl_instance_store {
         skip_locked: $skip_locked:literal,
         // Run in a transaction that queues work for any process: tells the others at commit
         // (`pg_notify` on PostgreSQL; nothing on SQLite, where one process does all the work).
-        announce: $announce:literal $(,)?
+        announce: $announce:literal,
+        // The claimed items' instance columns (definition_key, version, status, context,
+        // step_rev, debug, mock): from the joined row on PostgreSQL; SQLite's `returning` sees
+        // only the updated table, so there they are read by key.
+        claimed: $claimed:literal $(,)?
     ) => {
         impl_instance_helpers!($store, announce: $announce);
         impl_instance_steps!($store, begin: $begin, for_update: $for_update);
@@ -181,30 +185,28 @@ macro_rules! impl_instance_store {
                 let _write = self.write_guard().await;
                 let rows: Vec<$crate::store::rows::WorkItemRow> = sqlx::query_as(concat!(
                     "update work_items set lease_owner = $1, lease_until = $2
-                      where id in (select id from work_items
-                                    where due_at <= $3 and (lease_until is null or lease_until < $3)
-                                      and not held
-                                      and (instance_id in (select id from instances where status = 'running')
-                                           or node_id = $5)
-                                    order by due_at, id limit $4 ",
+                       from instances i
+                      where work_items.id in (
+                                select id from work_items
+                                 where due_at <= $3 and (lease_until is null or lease_until < $3)
+                                   and not held
+                                   -- per candidate, by key: a set of every running
+                                   -- instance would be built on each claim
+                                   and (exists (select 1 from instances r
+                                                 where r.id = work_items.instance_id
+                                                   and r.status = 'running')
+                                        or node_id = $5)
+                                 order by due_at, id limit $4 ",
                     $skip_locked,
                     ")
-                     returning id, instance_id, node_id, from_node, live, attempt, resume_run, input, skip,
-                               loop_run, loop_index,
-                               (select definition_key from instances i
-                                 where i.id = work_items.instance_id) as definition_key,
-                               (select version from instances i
-                                 where i.id = work_items.instance_id) as version,
-                               (select status from instances i
-                                 where i.id = work_items.instance_id) as status,
-                               (select context from instances i
-                                 where i.id = work_items.instance_id) as context,
-                               (select step_rev from instances i
-                                 where i.id = work_items.instance_id) as step_rev,
-                               (select debug from instances i
-                                 where i.id = work_items.instance_id) as debug,
-                               (select mock from instances i
-                                 where i.id = work_items.instance_id) as mock"
+                        and i.id = work_items.instance_id
+                     returning work_items.id as id, work_items.instance_id as instance_id,
+                               work_items.node_id as node_id, work_items.from_node as from_node,
+                               work_items.live as live, work_items.attempt as attempt,
+                               work_items.resume_run as resume_run, work_items.input as input,
+                               work_items.skip as skip, work_items.loop_run as loop_run,
+                               work_items.loop_index as loop_index, ",
+                    $claimed
                 ))
                 .bind(owner)
                 .bind(until)

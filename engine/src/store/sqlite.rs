@@ -142,6 +142,13 @@ impl_instance_store!(
     for_update: "",
     skip_locked: "",
     announce: "",
+    claimed: "(select definition_key from instances r where r.id = work_items.instance_id) as definition_key,
+              (select version from instances r where r.id = work_items.instance_id) as version,
+              (select status from instances r where r.id = work_items.instance_id) as status,
+              (select context from instances r where r.id = work_items.instance_id) as context,
+              (select step_rev from instances r where r.id = work_items.instance_id) as step_rev,
+              (select debug from instances r where r.id = work_items.instance_id) as debug,
+              (select mock from instances r where r.id = work_items.instance_id) as mock",
 );
 
 impl_people_store!(

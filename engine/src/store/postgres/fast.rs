@@ -119,12 +119,13 @@ impl PostgresStore {
         steps: Vec<Completion>,
     ) -> Vec<Result<StepOutcome, StoreError>> {
         // One step per instance in a group (the others go alone, and usually find it stale).
+        // A lone plain step goes this way too: its statements are fewer than `complete_step`'s.
         let mut instances = HashSet::new();
         let together: Vec<bool> = steps
             .iter()
             .map(|step| plain(step) && instances.insert(step.instance_id))
             .collect();
-        if together.iter().filter(|t| **t).count() < 2 {
+        if !together.contains(&true) {
             return complete_each(self, steps).await;
         }
         let group: Vec<&Completion> = steps
@@ -166,14 +167,26 @@ impl PostgresStore {
         let now = crate::store::rows::now();
         let mut tx = self.pool.begin().await.map_err(StoreError::from_sqlx)?;
 
-        // The optimistic check of every step at once; context and output written with it.
-        let bumped: Vec<(i64, String, DateTime<Utc>, Option<i64>)> = sqlx::query_as(
-            "update instances i set step_rev = i.step_rev + 1,
-                    context = coalesce(s.context, i.context), output = coalesce(s.output, i.output)
-               from unnest($1::bigint[], $2::integer[], $3::jsonb[], $4::jsonb[])
-                    as s(id, rev, context, output)
-              where i.id = s.id and i.step_rev = s.rev and i.status in ('running', 'paused')
-             returning i.id, i.status, i.created_at, i.parent_item",
+        // The optimistic check of every step at once, context and output written with it, and
+        // the work item of each step that passed it deleted, if still leased to its worker.
+        let bumped: Vec<(i64, String, DateTime<Utc>, Option<i64>, bool)> = sqlx::query_as(
+            "with b as (
+                 update instances i set step_rev = i.step_rev + 1,
+                        context = coalesce(s.context, i.context),
+                        output = coalesce(s.output, i.output)
+                   from unnest($1::bigint[], $2::integer[], $3::jsonb[], $4::jsonb[])
+                        as s(id, rev, context, output)
+                  where i.id = s.id and i.step_rev = s.rev and i.status in ('running', 'paused')
+                 returning i.id, i.status, i.created_at, i.parent_item),
+             d as (
+                 delete from work_items w
+                  using unnest($1::bigint[], $5::bigint[], $6::text[]) as s(instance, item, owner)
+                  where w.id = s.item and w.lease_owner = s.owner
+                    and s.instance in (select id from b)
+                 returning w.instance_id)
+             select b.id, b.status, b.created_at, b.parent_item,
+                    exists (select 1 from d where d.instance_id = b.id)
+               from b",
         )
         .bind(group.iter().map(|s| s.instance_id.0).collect::<Vec<_>>())
         .bind(group.iter().map(|s| s.expected_rev).collect::<Vec<_>>())
@@ -189,12 +202,23 @@ impl PostgresStore {
                 .map(|s| s.output.as_ref().map(Json))
                 .collect::<Vec<_>>(),
         )
+        .bind(group.iter().map(|s| s.item.0).collect::<Vec<_>>())
+        .bind(
+            group
+                .iter()
+                .map(|s| s.lease_owner.as_str())
+                .collect::<Vec<_>>(),
+        )
         .fetch_all(&mut *tx)
         .await
         .map_err(StoreError::from_sqlx)?;
+        // A step whose item another worker took over: the group is rolled back (see above).
+        if bumped.iter().any(|(.., removed)| !removed) {
+            return Err(StoreError::LeaseLost);
+        }
         let bumped: HashMap<i64, (String, DateTime<Utc>, Option<i64>)> = bumped
             .into_iter()
-            .map(|(id, status, created, parent)| (id, (status, created, parent)))
+            .map(|(id, status, created, parent, _)| (id, (status, created, parent)))
             .collect();
         let applied: Vec<Applied> = group
             .iter()
@@ -210,25 +234,6 @@ impl PostgresStore {
             .collect();
         if applied.is_empty() {
             return Ok(group.iter().map(|_| Err(StoreError::Stale)).collect());
-        }
-
-        // Each step's work item, still leased to its worker.
-        let removed = sqlx::query(
-            "delete from work_items w using unnest($1::bigint[], $2::text[]) as s(id, owner)
-              where w.id = s.id and w.lease_owner = s.owner",
-        )
-        .bind(applied.iter().map(|a| a.step.item.0).collect::<Vec<_>>())
-        .bind(
-            applied
-                .iter()
-                .map(|a| a.step.lease_owner.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .execute(&mut *tx)
-        .await
-        .map_err(StoreError::from_sqlx)?;
-        if removed.rows_affected() != applied.len() as u64 {
-            return Err(StoreError::LeaseLost);
         }
 
         let new_runs: Vec<_> = applied
