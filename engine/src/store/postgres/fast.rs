@@ -21,7 +21,8 @@ use crate::instance::InstanceStatus;
 use crate::store::instances::complete_each;
 use crate::store::rows::InstanceRow;
 use crate::store::{
-    Completion, InstanceStore, NewEvent, NewInstance, StepOutcome, StoreError, DEADLINE_NODE,
+    Completion, FinishedRun, InstanceStore, NewEvent, NewInstance, RunStart, StepOutcome,
+    StoreError, DEADLINE_NODE,
 };
 
 /// Whether a step may go with others: it only records runs, queues next items, sets the
@@ -246,7 +247,7 @@ impl PostgresStore {
             })
             .filter_map(|(instance, run)| Some((instance, run, run.started.as_ref()?)))
             .collect();
-        Self::insert_runs_in(&mut tx, &new_runs, now).await?;
+        insert_runs(&mut tx, &new_runs, now).await?;
         finish_runs(&mut tx, &applied, now).await?;
         let next: Vec<_> = applied
             .iter()
@@ -343,7 +344,7 @@ impl PostgresStore {
             let last = last.get(id).copied().ok_or(StoreError::Stale)?;
             rows.extend(NewEvent::numbered(*id, last, logged));
         }
-        Self::insert_events_in(&mut tx, &rows, now).await?;
+        insert_events(&mut tx, &rows, now).await?;
 
         // A completed instance keeps nothing queued; what it still had waiting (and a parent
         // waiting on it, when it is a subprocess) is settled as a lone step would.
@@ -443,6 +444,115 @@ async fn finish_runs(
     )
     .bind(finished.iter().map(|r| r.cost_ms).collect::<Vec<_>>())
     .bind(now)
+    .execute(&mut **tx)
+    .await
+    .map_err(StoreError::from_sqlx)?;
+    Ok(())
+}
+
+// The group's rows go in as arrays: one statement text whatever the group's size, so each
+// connection prepares it once (a `values` list per size would be parsed and planned anew).
+
+/// New node runs (instance, run, its start).
+async fn insert_runs(
+    tx: &mut sqlx::Transaction<'_, Postgres>,
+    runs: &[(i64, &FinishedRun, &RunStart)],
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    if runs.is_empty() {
+        return Ok(());
+    }
+    let ended = |run: &FinishedRun| run.status.is_final();
+    sqlx::query(
+        "insert into node_runs (id, instance_id, node_id, attempt, status, input, output, error,
+                                started_at, ended_at, cost_ms, loop_index)
+         select * from unnest($1::bigint[], $2::bigint[], $3::text[], $4::integer[], $5::text[],
+                              $6::jsonb[], $7::jsonb[], $8::jsonb[], $9::timestamptz[],
+                              $10::timestamptz[], $11::bigint[], $12::integer[])",
+    )
+    .bind(runs.iter().map(|(_, r, _)| r.id.0).collect::<Vec<_>>())
+    .bind(runs.iter().map(|(i, _, _)| *i).collect::<Vec<_>>())
+    .bind(
+        runs.iter()
+            .map(|(_, _, s)| s.node_id.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(runs.iter().map(|(_, _, s)| s.attempt).collect::<Vec<_>>())
+    .bind(
+        runs.iter()
+            .map(|(_, r, _)| r.status.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        runs.iter()
+            .map(|(_, _, s)| Json(&s.input))
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        runs.iter()
+            .map(|(_, r, _)| r.output.as_ref().map(Json))
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        runs.iter()
+            .map(|(_, r, _)| r.error.as_ref().map(Json))
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        runs.iter()
+            .map(|(_, _, s)| s.started_at)
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        runs.iter()
+            .map(|(_, r, _)| ended(r).then_some(now))
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        runs.iter()
+            .map(|(_, r, _)| ended(r).then_some(r.cost_ms))
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        runs.iter()
+            .map(|(_, _, s)| s.loop_index)
+            .collect::<Vec<_>>(),
+    )
+    .execute(&mut **tx)
+    .await
+    .map_err(StoreError::from_sqlx)?;
+    Ok(())
+}
+
+/// Events with their seqs (instance, seq, event).
+async fn insert_events(
+    tx: &mut sqlx::Transaction<'_, Postgres>,
+    rows: &[(i64, i32, &NewEvent)],
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "insert into events (instance_id, seq, node_id, kind, data, at)
+         select s.instance_id, s.seq, s.node_id, s.kind, s.data, $6
+           from unnest($1::bigint[], $2::integer[], $3::text[], $4::text[], $5::jsonb[])
+                as s(instance_id, seq, node_id, kind, data)",
+    )
+    .bind(rows.iter().map(|(i, _, _)| *i).collect::<Vec<_>>())
+    .bind(rows.iter().map(|(_, seq, _)| *seq).collect::<Vec<_>>())
+    .bind(
+        rows.iter()
+            .map(|(_, _, e)| e.node_id.as_deref())
+            .collect::<Vec<_>>(),
+    )
+    .bind(rows.iter().map(|(_, _, e)| e.kind).collect::<Vec<_>>())
+    .bind(
+        rows.iter()
+            .map(|(_, _, e)| Json(&e.data))
+            .collect::<Vec<_>>(),
+    )
+    .bind(at)
     .execute(&mut **tx)
     .await
     .map_err(StoreError::from_sqlx)?;
