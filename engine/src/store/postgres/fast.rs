@@ -36,6 +36,10 @@ fn plain(step: &Completion) -> bool {
         && step.rollback.is_none()
 }
 
+/// A step's instance after the optimistic check: id, status, created_at, parent_item, and
+/// whether the step's work item was still its worker's (and is now deleted).
+type Bumped = (i64, String, DateTime<Utc>, Option<i64>, bool);
+
 /// A step the group's optimistic check let through.
 struct Applied<'s> {
     step: &'s Completion,
@@ -170,7 +174,7 @@ impl PostgresStore {
 
         // The optimistic check of every step at once, context and output written with it, and
         // the work item of each step that passed it deleted, if still leased to its worker.
-        let bumped: Vec<(i64, String, DateTime<Utc>, Option<i64>, bool)> = sqlx::query_as(
+        let bumped: Vec<Bumped> = sqlx::query_as(
             "with b as (
                  update instances i set step_rev = i.step_rev + 1,
                         context = coalesce(s.context, i.context),
