@@ -306,25 +306,20 @@ macro_rules! impl_instance_helpers {
                 rows: &[(i64, i32, &$crate::store::NewEvent)],
                 at: chrono::DateTime<chrono::Utc>,
             ) -> Result<(), $crate::store::StoreError> {
-                for chunk in rows.chunks($crate::store::sql_steps::ROWS_PER_STATEMENT) {
-                    let mut insert = sqlx::QueryBuilder::new(
-                        "insert into events (instance_id, seq, node_id, kind, data, at) ",
-                    );
-                    insert.push_values(chunk, |mut row, (instance, seq, event)| {
+                Self::insert_rows_in(
+                    tx,
+                    "insert into events (instance_id, seq, node_id, kind, data, at) ",
+                    rows,
+                    |row, (instance, seq, event)| {
                         row.push_bind(*instance)
                             .push_bind(*seq)
                             .push_bind(event.node_id.as_deref())
                             .push_bind(event.kind)
                             .push_bind(sqlx::types::Json(&event.data))
                             .push_bind(at);
-                    });
-                    insert
-                        .build()
-                        .execute(&mut **tx)
-                        .await
-                        .map_err($crate::store::StoreError::from_sqlx)?;
-                }
-                Ok(())
+                    },
+                )
+                .await
             }
         }
 

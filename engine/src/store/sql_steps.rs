@@ -25,13 +25,13 @@ macro_rules! impl_instance_steps {
                 runs: &[(i64, &$crate::store::FinishedRun, &$crate::store::RunStart)],
                 now: chrono::DateTime<chrono::Utc>,
             ) -> Result<(), $crate::store::StoreError> {
-                for chunk in runs.chunks($crate::store::sql_steps::ROWS_PER_STATEMENT) {
-                    let mut insert = sqlx::QueryBuilder::new(
-                        "insert into node_runs (id, instance_id, node_id, attempt, status, input,
-                                                output, error, started_at, ended_at, cost_ms,
-                                                loop_index) ",
-                    );
-                    insert.push_values(chunk, |mut row, (instance, run, started)| {
+                Self::insert_rows_in(
+                    tx,
+                    "insert into node_runs (id, instance_id, node_id, attempt, status, input,
+                                            output, error, started_at, ended_at, cost_ms,
+                                            loop_index) ",
+                    runs,
+                    |row, (instance, run, started)| {
                         let ended = run.status.is_final();
                         row.push_bind(run.id.0)
                             .push_bind(*instance)
@@ -45,14 +45,9 @@ macro_rules! impl_instance_steps {
                             .push_bind(ended.then_some(now))
                             .push_bind(ended.then_some(run.cost_ms))
                             .push_bind(started.loop_index);
-                    });
-                    insert
-                        .build()
-                        .execute(&mut **tx)
-                        .await
-                        .map_err($crate::store::StoreError::from_sqlx)?;
-                }
-                Ok(())
+                    },
+                )
+                .await
             }
 
             /// Queues next items, a statement per 500; those with a lease (its owner and end)
@@ -66,14 +61,14 @@ macro_rules! impl_instance_steps {
                 )],
                 now: chrono::DateTime<chrono::Utc>,
             ) -> Result<(), $crate::store::StoreError> {
-                for chunk in items.chunks($crate::store::sql_steps::ROWS_PER_STATEMENT) {
-                    let mut insert = sqlx::QueryBuilder::new(
-                        "insert into work_items
-                             (id, instance_id, node_id, from_node, live, attempt, due_at,
-                              lease_owner, lease_until, resume_run, input, loop_run, loop_index,
-                              held, awaiting) ",
-                    );
-                    insert.push_values(chunk, |mut row, (instance, next, lease)| {
+                Self::insert_rows_in(
+                    tx,
+                    "insert into work_items
+                         (id, instance_id, node_id, from_node, live, attempt, due_at,
+                          lease_owner, lease_until, resume_run, input, loop_run, loop_index,
+                          held, awaiting) ",
+                    items,
+                    |row, (instance, next, lease)| {
                         row.push_bind(next.id.0)
                             .push_bind(*instance)
                             .push_bind(next.node_id.as_str())
@@ -89,7 +84,30 @@ macro_rules! impl_instance_steps {
                             .push_bind(next.loop_index)
                             .push_bind(next.held || next.awaiting.is_some())
                             .push_bind(next.awaiting);
-                    });
+                    },
+                )
+                .await
+            }
+
+            /// Inserts `rows` (`head`: `insert into table (columns) `), a statement per
+            /// ROWS_PER_STATEMENT rows; `bind` binds one row's values.
+            async fn insert_rows_in<'r, T: Sync>(
+                tx: &mut sqlx::Transaction<'_, <Self as $crate::store::sql_backend::Backend>::Db>,
+                head: &'static str,
+                rows: &'r [T],
+                mut bind: impl FnMut(
+                        &mut sqlx::query_builder::Separated<
+                            '_,
+                            'r,
+                            <Self as $crate::store::sql_backend::Backend>::Db,
+                            &'static str,
+                        >,
+                        &'r T,
+                    ) + Send,
+            ) -> Result<(), $crate::store::StoreError> {
+                for chunk in rows.chunks($crate::store::sql_steps::ROWS_PER_STATEMENT) {
+                    let mut insert = sqlx::QueryBuilder::new(head);
+                    insert.push_values(chunk, |mut row, item| bind(&mut row, item));
                     insert
                         .build()
                         .execute(&mut **tx)
