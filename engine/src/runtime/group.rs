@@ -45,7 +45,12 @@ impl Committer {
             !std::mem::replace(&mut queue.busy, true)
         };
         if lead {
-            tokio::spawn(self.clone().drain());
+            // Made before the task, so a task that never runs still gives the queue back.
+            let idle = Idle {
+                committer: self.clone(),
+                done: false,
+            };
+            tokio::spawn(self.clone().drain(idle));
         }
         answer.await.unwrap_or_else(|_| {
             Err(StoreError::Corrupt(
@@ -60,12 +65,7 @@ impl Committer {
     }
 
     /// Records groups until none waits.
-    async fn drain(self: Arc<Self>) {
-        // Should this task end early (a panic), the next step starts another.
-        let mut idle = Idle {
-            committer: &self,
-            done: false,
-        };
+    async fn drain(self: Arc<Self>, mut idle: Idle) {
         loop {
             let group = {
                 let mut queue = self.lock();
@@ -85,16 +85,24 @@ impl Committer {
     }
 }
 
-/// Marks the queue idle when the draining task ends before its work is done.
-struct Idle<'a> {
-    committer: &'a Committer,
+/// Gives the queue back when the draining task ends before its work is done (a panic in the
+/// store, a runtime shutting down): the steps still waiting are answered with an error rather
+/// than left waiting for a task that is gone, and the next step starts a new one.
+struct Idle {
+    committer: Arc<Committer>,
     done: bool,
 }
 
-impl Drop for Idle<'_> {
+impl Drop for Idle {
     fn drop(&mut self) {
         if !self.done {
-            self.committer.lock().busy = false;
+            let abandoned = {
+                let mut queue = self.committer.lock();
+                queue.busy = false;
+                std::mem::take(&mut queue.waiting)
+            };
+            // Dropping a reply answers its step: "the step's commit ended without an answer".
+            drop(abandoned);
         }
     }
 }

@@ -248,9 +248,19 @@ impl Runtime {
                     StartCheck::None,
                 ),
             };
-            let definition = inner.definition(key, version.version).await?;
-            inner.check_input(key, version.version, &definition, &request.input)?;
-            let start = start_node(key, version.version, &definition)?;
+            let prepared = async {
+                let definition = inner.definition(key, version.version).await?;
+                inner.check_input(key, version.version, &definition, &request.input)?;
+                let start = start_node(key, version.version, &definition)?;
+                Ok::<_, RuntimeError>((definition, start))
+            }
+            .await;
+            let (definition, start) = match prepared {
+                // The remembered version may be the one that refuses (an input schema changed
+                // by a later version, say): the answer comes from the version read afresh.
+                Err(_) if check != StartCheck::None => continue,
+                prepared => prepared?,
+            };
             let created = inner
                 .store
                 .create_instance(NewInstance {

@@ -373,8 +373,10 @@ pub(super) async fn run_with(
     // A node that reaches outside is recorded as started before it runs, so a crash mid-call
     // leaves a trace; one that only computes is recorded whole when it finishes.
     let start_first = !skipped && (reaches_outside(&node.kind) || item.resume_run.is_some());
+    // The status the claim saw may be older than a cancel or pause: recording the start
+    // checks it again, before anything reaches outside.
     if start_first && item.resume_run.is_none() {
-        inner
+        let begun = inner
             .store
             .begin_node_run(NewNodeRun {
                 id: run_id,
@@ -385,6 +387,9 @@ pub(super) async fn run_with(
                 input: &recorded_input,
             })
             .await?;
+        if !begun {
+            return Ok(Vec::new());
+        }
     }
     let result = match (decided, input) {
         (Some(decided), _) => decided,

@@ -47,8 +47,10 @@ pub trait InstanceStore: Send + Sync {
         iteration: Option<IterationKey>,
     ) -> Result<StepState, StoreError>;
 
-    /// Records that a node started running (a node run and a `node.started` event).
-    async fn begin_node_run(&self, run: NewNodeRun<'_>) -> Result<(), StoreError>;
+    /// Records that a node started running (a node run and a `node.started` event), if its
+    /// instance still runs; `false` (nothing recorded) when it was cancelled, paused or ended
+    /// since the step's state was read, so the node must not run.
+    async fn begin_node_run(&self, run: NewNodeRun<'_>) -> Result<bool, StoreError>;
 
     /// Cancels, pauses or resumes an instance. `Conflict` when its status does not allow it;
     /// `NotFound` when there is no such instance.

@@ -269,15 +269,16 @@ macro_rules! impl_instance_store {
             async fn begin_node_run(
                 &self,
                 run: $crate::store::NewNodeRun<'_>,
-            ) -> Result<(), $crate::store::StoreError> {
+            ) -> Result<bool, $crate::store::StoreError> {
                 use $crate::store::StoreError;
                 let now = $crate::store::rows::now();
                 let _write = self.write_guard().await;
                 let mut tx = self.pool.begin_with($begin).await.map_err(StoreError::from_sqlx)?;
-                sqlx::query(
+                let begun = sqlx::query(
                     "insert into node_runs
                          (id, instance_id, node_id, attempt, status, input, started_at, loop_index)
-                     values ($1, $2, $3, $4, 'running', $5, $6, $7)",
+                     select $1, $2, $3, $4, 'running', $5, $6, $7
+                      where exists (select 1 from instances where id = $2 and status = 'running')",
                 )
                 .bind(run.id.0)
                 .bind(run.instance_id.0)
@@ -288,14 +289,20 @@ macro_rules! impl_instance_store {
                 .bind(run.loop_index)
                 .execute(&mut *tx)
                 .await
-                .map_err(StoreError::from_sqlx)?;
+                .map_err(StoreError::from_sqlx)?
+                .rows_affected()
+                    == 1;
+                if !begun {
+                    return Ok(false);
+                }
                 let event = $crate::store::NewEvent {
                     node_id: Some(run.node_id.to_string()),
                     kind: "node.started",
                     data: serde_json::json!({"run": run.id, "attempt": run.attempt}),
                 };
                 Self::append_events(&mut tx, run.instance_id.0, &[event], now).await?;
-                tx.commit().await.map_err(StoreError::from_sqlx)
+                tx.commit().await.map_err(StoreError::from_sqlx)?;
+                Ok(true)
             }
 
             async fn change_instance(

@@ -9,7 +9,8 @@ use engine::instance::{InstanceStatus, NodeRunStatus, Trigger};
 use engine::runtime::{RuntimeError, StartRequest};
 use engine::status::Backend;
 use engine::store::{
-    Completion, FinishedRun, NewEvent, NextItem, RunStart, Store, StoreError, WorkItem,
+    Completion, FinishedRun, InstanceChange, NewEvent, NewNodeRun, NextItem, RunStart, Store,
+    StoreError, WorkItem,
 };
 use engine::testing::TestDatabase;
 use serde_json::{json, Value};
@@ -290,4 +291,84 @@ async fn remembered(db: &TestDatabase, _backend: Backend) {
         finished(&rt, again.id).await.status,
         InstanceStatus::Completed
     );
+
+    // A remembered version whose input schema refuses what the new latest accepts: the start
+    // runs the new latest rather than answering with the old version's refusal.
+    let requiring = |field: &str| {
+        let mut doc = sizing();
+        doc["input_schema"] = json!({"type": "object", "required": [field]});
+        doc
+    };
+    publish(&store, requiring("size")).await;
+    assert_eq!(rt.start(request(None)).await.expect("v3").version, 3);
+    publish(&store, requiring("weight")).await;
+    let weighed = StartRequest {
+        input: json!({"weight": 2}),
+        ..request(None)
+    };
+    assert_eq!(rt.start(weighed).await.expect("v4").version, 4);
+    // And archived meanwhile: archived, not the remembered version's refusal of the input.
+    store.set_archived("sizing", true).await.expect("archive");
+    assert!(matches!(
+        rt.start(request(None)).await,
+        Err(RuntimeError::Archived(_))
+    ));
+    store.set_archived("sizing", false).await.expect("restore");
+    // The latest version's own refusal still names the field.
+    match rt.start(request(None)).await {
+        Err(RuntimeError::InvalidInput(errors)) => {
+            assert!(errors[0].message.contains("weight"), "{errors:?}")
+        }
+        other => panic!("expected the input refused, got {other:?}"),
+    }
+}
+
+conformance!(
+    a_node_that_reaches_outside_begins_only_while_its_instance_runs,
+    begins_only_while_running
+);
+/// A claim carries the instance's state to the step, which may be older than a cancel or a
+/// pause: recording a node's start (before it reaches outside) checks the status again.
+async fn begins_only_while_running(db: &TestDatabase, _backend: Backend) {
+    let store = open(db).await;
+    publish(&store, sizing()).await;
+    let rt = runtime(&store, 1);
+    let instance = rt.start(request(None)).await.expect("started");
+    let begin = |id: i64| NewNodeRun {
+        id: Id(id),
+        instance_id: instance.id,
+        node_id: "double",
+        attempt: 1,
+        loop_index: None,
+        input: &Value::Null,
+    };
+    rt.change(instance.id, InstanceChange::Pause, "olivia")
+        .await
+        .expect("paused");
+    assert!(!store.begin_node_run(begin(901)).await.expect("asked"));
+    rt.change(instance.id, InstanceChange::Resume, "olivia")
+        .await
+        .expect("resumed");
+    assert!(store.begin_node_run(begin(902)).await.expect("asked"));
+    rt.change(instance.id, InstanceChange::Cancel, "olivia")
+        .await
+        .expect("cancelled");
+    assert!(!store.begin_node_run(begin(903)).await.expect("asked"));
+
+    let runs: Vec<i64> = store
+        .node_runs(instance.id)
+        .await
+        .expect("runs")
+        .iter()
+        .map(|run| run.id.0)
+        .collect();
+    assert_eq!(runs, [902]);
+    let started = store
+        .events(instance.id, 0)
+        .await
+        .expect("events")
+        .into_iter()
+        .filter(|e| e.kind == "node.started")
+        .count();
+    assert_eq!(started, 1);
 }

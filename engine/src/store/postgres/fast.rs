@@ -170,6 +170,11 @@ impl PostgresStore {
         group: &[&Completion],
     ) -> Result<Vec<Result<StepOutcome, StoreError>>, StoreError> {
         let now = crate::store::rows::now();
+        // Answered in the order given; written in the order of the instances' ids, the same
+        // in every process, so two processes' groups never wait on each other's rows.
+        let answer_order = group;
+        let mut group = group.to_vec();
+        group.sort_by_key(|step| step.instance_id.0);
         let mut tx = self.pool.begin().await.map_err(StoreError::from_sqlx)?;
 
         // The optimistic check of every step at once, context and output written with it, and
@@ -238,7 +243,10 @@ impl PostgresStore {
             })
             .collect();
         if applied.is_empty() {
-            return Ok(group.iter().map(|_| Err(StoreError::Stale)).collect());
+            return Ok(answer_order
+                .iter()
+                .map(|_| Err(StoreError::Stale))
+                .collect());
         }
 
         let new_runs: Vec<_> = applied
@@ -395,7 +403,7 @@ impl PostgresStore {
                 (a.step.instance_id.0, StepOutcome { status, handed })
             })
             .collect();
-        Ok(group
+        Ok(answer_order
             .iter()
             .map(|step| {
                 outcomes
