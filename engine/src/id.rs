@@ -12,6 +12,14 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Id(pub i64);
 
+impl Id {
+    /// The generator that made this id (`IdGenerator::new`'s number): which server process,
+    /// where several share a database (`BATON_NODE_ID`).
+    pub fn generator(self) -> u16 {
+        ((self.0 >> SEQUENCE_BITS) & ((1 << GENERATOR_BITS) - 1)) as u16
+    }
+}
+
 impl fmt::Display for Id {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.0)
@@ -103,6 +111,16 @@ impl IdGenerator {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_id_tells_its_generator() {
+        for generator in [0, 1, 7, 1023] {
+            let ids = IdGenerator::new(generator);
+            for _ in 0..5_000 {
+                assert_eq!(ids.next_id().generator(), generator);
+            }
+        }
+    }
 
     #[test]
     fn ids_increase_and_do_not_repeat() {

@@ -227,10 +227,57 @@ fn a_loop_inside_a_foreach_body_is_still_a_cycle_but_the_body_itself_is_fine() {
     let body = json!({"nodes": [{"id": "b1", "kind": "script", "script": "1"},
                                 {"id": "b2", "kind": "script", "script": "2"}],
                       "edges": [{"from": "b1", "to": "b2"}]});
-    let doc = chain(json!([{"id": "s", "kind": "start"},
-                           {"id": "each", "kind": "foreach", "items": "$.context.list", "body": body},
-                           {"id": "e", "kind": "end"}]));
+    let foreach = |body| {
+        chain(json!([{"id": "s", "kind": "start"},
+                     {"id": "each", "kind": "foreach", "items": "$.context.list", "body": body},
+                     {"id": "e", "kind": "end"}]))
+    };
+    let doc = foreach(body.clone());
     assert!(issues_of(doc.clone()).is_empty(), "{:#?}", issues_of(doc));
+
+    let mut looped = body;
+    looped["edges"]
+        .as_array_mut()
+        .expect("edges")
+        .push(json!({"from": "b2", "to": "b1"}));
+    let issues = issues_of(foreach(looped));
+    let cycle: Vec<&Issue> = issues
+        .iter()
+        .filter(|i| i.code == IssueCode::Cycle)
+        .collect();
+    assert_eq!(cycle.len(), 1, "{issues:#?}");
+    assert!(
+        cycle[0].message.contains("b1 → b2 → b1"),
+        "{}",
+        cycle[0].message
+    );
+}
+
+#[test]
+fn each_kind_names_its_missing_fields() {
+    let after_start = |node| chain(json!([{"id": "s", "kind": "start"}, node]));
+    let body = json!({"nodes": [{"id": "b", "kind": "script", "script": "1"}], "edges": []});
+    for (node, field) in [
+        (
+            json!({"id": "x", "kind": "script", "script": " "}),
+            "script",
+        ),
+        (json!({"id": "x", "kind": "foreach", "body": body}), "items"),
+        (
+            json!({"id": "x", "kind": "foreach", "items": "$.context.list",
+                   "body": {"nodes": [], "edges": []}}),
+            "body",
+        ),
+        (json!({"id": "x", "kind": "timer"}), "duration"),
+        (json!({"id": "x", "kind": "http"}), "url"),
+    ] {
+        assert_issue(
+            after_start(node),
+            IssueCode::MissingField,
+            Some("x"),
+            Some(field),
+        );
+    }
 }
 
 #[test]

@@ -207,6 +207,69 @@ async fn join_once(db: &TestDatabase, _backend: Backend) {
     }
 }
 
+conformance!(a_first_join_goes_on_with_the_first_branch_once, join_first);
+async fn join_first(db: &TestDatabase, _backend: Backend) {
+    let store = open(db).await;
+    publish(
+        &store,
+        json!({
+            "key": "race", "name": "First one wins",
+            "nodes": [
+                {"id": "start", "kind": "start"},
+                {"id": "split", "kind": "parallel"},
+                {"id": "quick", "kind": "script", "script": "1",
+                 "output_mappings": [{"source": "$.output", "target": "$.context.quick"}]},
+                {"id": "nap", "kind": "timer", "duration": "300ms"},
+                {"id": "slow", "kind": "script", "script": "2",
+                 "output_mappings": [{"source": "$.output", "target": "$.context.slow"}]},
+                {"id": "join", "kind": "join", "join": "first"},
+                {"id": "end", "kind": "end"}
+            ],
+            "edges": [
+                {"from": "start", "to": "split"},
+                {"from": "split", "to": "quick"}, {"from": "split", "to": "nap"},
+                {"from": "nap", "to": "slow"},
+                {"from": "quick", "to": "join"}, {"from": "slow", "to": "join"},
+                {"from": "join", "to": "end"}
+            ]
+        }),
+    )
+    .await;
+    let rt = runtime(&store, 1);
+    let id = start(&rt, "race", json!({})).await.id;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let done = loop {
+        let now = finished(&rt, id).await;
+        if now.status != InstanceStatus::Running {
+            break now;
+        }
+        assert!(std::time::Instant::now() < deadline, "still running");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(done.status, InstanceStatus::Completed);
+    // Both branches ran; the join went on once, with the quick one, before the slow one came.
+    assert_eq!(done.context, json!({"quick": 1, "slow": 2}));
+    let all = runs(&store, id).await;
+    let completed = |n: &str| {
+        all.iter()
+            .filter(|(node, status)| node == n && *status == NodeRunStatus::Completed)
+            .count()
+    };
+    assert_eq!(
+        (completed("join"), completed("end"), completed("slow")),
+        (1, 1, 1),
+        "{all:?}"
+    );
+    let events = store.events(id, 0).await.expect("events");
+    let completed_at = |n: &str| {
+        events
+            .iter()
+            .position(|e| e.kind == "node.completed" && e.node_id.as_deref() == Some(n))
+            .unwrap_or_else(|| panic!("{n} completed: {events:?}"))
+    };
+    assert!(completed_at("end") < completed_at("slow"), "{events:?}");
+}
+
 conformance!(a_branch_not_taken_still_reaches_the_join, dead_path);
 async fn dead_path(db: &TestDatabase, _backend: Backend) {
     let store = open(db).await;

@@ -51,6 +51,8 @@ impl Sandbox {
     fn new(limits: (u64, usize)) -> Self {
         let (max_operations, max_size) = limits;
         let mut engine = rhai::Engine::new();
+        // No I/O: off wasm, `Engine::new` would let `import "path"` read script files from disk.
+        engine.set_module_resolver(rhai::module_resolvers::DummyModuleResolver::new());
         engine.set_max_operations(max_operations);
         engine.set_max_string_size(max_size);
         engine.set_max_array_size(max_size / 10);
@@ -188,6 +190,19 @@ mod tests {
             .run("let x = 0; loop { x += 1; }", json!({}))
             .expect_err("bounded");
         assert_eq!(err.code, "script_timeout");
+    }
+
+    #[test]
+    fn scripts_cannot_read_files() {
+        let dir = tempfile::tempdir().expect("a folder");
+        let module = dir.path().join("secret.rhai");
+        std::fs::write(&module, "export const SECRET = 42;").expect("written");
+        let script = format!("import {:?} as s; s::SECRET", module.display().to_string());
+        let err = ScriptExecutor::default()
+            .run(&script, json!({}))
+            .expect_err("no modules from disk");
+        assert_eq!(err.code, "script_error", "{err:?}");
+        assert!(err.message.contains("secret"), "{err:?}");
     }
 
     #[test]
