@@ -15,6 +15,54 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgre
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     pool: PgPool,
+    starts: std::sync::Arc<Notifier>,
+}
+
+/// Tells the other processes that starts queued work, with one `pg_notify` for many starts.
+///
+/// PostgreSQL serialises the commits of transactions that notify (one lock, held from the
+/// commit until it is on disk, so the queue of notifications keeps commit order): starts that
+/// each notified committed one at a time and could never share a flush (W3 on PostgreSQL ran
+/// about a quarter slower). A start commits without notifying, then `announce` asks for a
+/// notification; one sent after a start's commit covers it, and starts that commit while one is
+/// being sent get one more after it.
+#[derive(Debug)]
+struct Notifier {
+    pool: PgPool,
+    /// (a task is sending, another notification is wanted after the one being sent)
+    state: std::sync::Mutex<(bool, bool)>,
+}
+
+impl Notifier {
+    fn announce(self: &std::sync::Arc<Self>) {
+        {
+            let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            if state.0 {
+                state.1 = true;
+                return;
+            }
+            *state = (true, false);
+        }
+        let notifier = self.clone();
+        tokio::spawn(async move {
+            loop {
+                // A read-only statement: its commit writes nothing, so it waits for no disk.
+                if let Err(err) = sqlx::query("select pg_notify('baton_work', '')")
+                    .execute(&notifier.pool)
+                    .await
+                {
+                    // The other processes find the work at their next poll.
+                    tracing::warn!(error = %err, "cannot notify other processes of new work");
+                }
+                let mut state = notifier.state.lock().unwrap_or_else(|e| e.into_inner());
+                if !state.1 {
+                    state.0 = false;
+                    return;
+                }
+                state.1 = false;
+            }
+        });
+    }
 }
 
 impl PostgresStore {
@@ -27,7 +75,11 @@ impl PostgresStore {
             .map_err(StoreError::Unavailable)?;
         // Migrations take an advisory lock, so processes starting together apply them once.
         MIGRATOR.run(&pool).await.map_err(StoreError::Migration)?;
-        Ok(Self { pool })
+        let starts = std::sync::Arc::new(Notifier {
+            pool: pool.clone(),
+            state: std::sync::Mutex::new((false, false)),
+        });
+        Ok(Self { pool, starts })
     }
 
     /// Listens for `baton_work` notifications (sent when another process queues work) and

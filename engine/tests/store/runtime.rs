@@ -650,3 +650,59 @@ async fn retries(db: &TestDatabase, _backend: Backend) {
         .count();
     assert_eq!(retrying, 2);
 }
+
+/// A start in one process wakes another process's idle worker through a notification, long
+/// before that worker's next poll (PostgreSQL; SQLite's workers share one process).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_start_wakes_an_idle_worker_of_another_process_at_once() {
+    use std::time::{Duration, Instant};
+    let Some(db) = TestDatabase::postgres().await else {
+        return;
+    };
+    // Two stores: two pools and two listeners, as two processes have.
+    let worker_store = open(&db).await;
+    let starter_store = open(&db).await;
+    publish(&starter_store, sizing()).await;
+    let worker = Runtime::new(
+        worker_store.clone(),
+        IdGenerator::new(21),
+        "worker-21",
+        RuntimeConfig {
+            idle_poll: Duration::from_secs(60),
+            expiry_poll: Duration::from_secs(60),
+            ..RuntimeConfig::default()
+        },
+    );
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(async move {
+        worker
+            .run_until(async {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    let starter = runtime(&starter_store, 22);
+    for _ in 0..3 {
+        // Idle: it waits for a notification or a poll a minute away.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let id = start(&starter, "sizing", json!({"size": 1})).await.id;
+        let begun = Instant::now();
+        loop {
+            let now = worker_store
+                .instance(id)
+                .await
+                .expect("read")
+                .expect("exists");
+            if now.status == InstanceStatus::Completed {
+                break;
+            }
+            assert!(
+                begun.elapsed() < Duration::from_secs(5),
+                "the idle worker was not woken"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+    let _ = stop.send(());
+    running.await.expect("the worker stops");
+}

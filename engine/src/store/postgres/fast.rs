@@ -51,9 +51,9 @@ struct Applied<'s> {
 
 impl PostgresStore {
     /// Records a started instance in one statement: its row, its start item (and deadline
-    /// item), its `instance.started` event, and the notice to the other processes — what
-    /// `insert_instance_in` and `announce` do in a transaction of seven round trips. `Stale`
-    /// when `new.check` fails.
+    /// item) and its `instance.started` event — what `insert_instance_in` does in a
+    /// transaction of six round trips — then has the other processes told (`Notifier`, after
+    /// the commit). `Stale` when `new.check` fails.
     pub(super) async fn start_instance(
         &self,
         new: &NewInstance<'_>,
@@ -63,7 +63,7 @@ impl PostgresStore {
             .deadline
             .map(|(item, after_ms)| (item.0, now + chrono::Duration::milliseconds(after_ms)));
         let started = new.started_event();
-        sqlx::query_as(
+        let row = sqlx::query_as(
             "with i as (
                  insert into instances
                      (id, version_id, definition_key, version, status, input, context, trigger,
@@ -86,9 +86,8 @@ impl PostgresStore {
                   where $17::bigint is not null),
              e as (
                  insert into events (instance_id, seq, node_id, kind, data, at)
-                 select id, 1, null, $20::text, $21::jsonb, created_at from i),
-             n as (select pg_notify('baton_work', '') as sent)
-             select i.* from i, n",
+                 select id, 1, null, $20::text, $21::jsonb, created_at from i)
+             select i.* from i",
         )
         .bind(new.id.0)
         .bind(new.version_id.0)
@@ -116,7 +115,10 @@ impl PostgresStore {
         .fetch_optional(&self.pool)
         .await
         .map_err(StoreError::from_sqlx)?
-        .ok_or(StoreError::Stale)
+        .ok_or(StoreError::Stale)?;
+        // Committed: now the other processes may be told (see `Notifier`).
+        self.starts.announce();
+        Ok(row)
     }
 
     pub(super) async fn complete_steps_in(
