@@ -706,3 +706,68 @@ async fn a_start_wakes_an_idle_worker_of_another_process_at_once() {
     let _ = stop.send(());
     running.await.expect("the worker stops");
 }
+
+conformance!(
+    an_instance_runs_the_version_it_started_on_to_its_end,
+    keeps_its_version
+);
+async fn keeps_its_version(db: &TestDatabase, _backend: Backend) {
+    let store = open(db).await;
+    let version = |node: &str, says: &str| {
+        json!({
+            "key": "upgrade", "name": "Upgrade",
+            "nodes": [
+                {"id": "start", "kind": "start"},
+                {"id": "wait", "kind": "timer", "duration": "300ms"},
+                {"id": node, "kind": "script", "script": format!("{says:?}"),
+                 "output_mappings": [{"source": "$.output", "target": "$.context.ran"}]},
+                {"id": "end", "kind": "end"}
+            ],
+            "edges": [{"from": "start", "to": "wait"}, {"from": "wait", "to": node},
+                      {"from": node, "to": "end"}]
+        })
+    };
+    publish(&store, version("old", "v1")).await;
+    let rt = runtime(&store, 1);
+    let early = start(&rt, "upgrade", json!({})).await;
+    assert_eq!(
+        finished(&rt, early.id).await.status,
+        InstanceStatus::Running
+    );
+
+    // Published while the first instance waits: a new node in place of the old one.
+    publish(&store, version("new", "v2")).await;
+    let late = start(&rt, "upgrade", json!({})).await;
+    assert_eq!((early.version, late.version), (1, 2));
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let ended = |id| {
+        let store = store.clone();
+        async move {
+            let now = store.instance(id).await.expect("read").expect("exists");
+            (now.status != InstanceStatus::Running).then_some(now)
+        }
+    };
+    let (early_done, late_done) = loop {
+        rt.drain().await.expect("drain");
+        if let (Some(a), Some(b)) = (ended(early.id).await, ended(late.id).await) {
+            break (a, b);
+        }
+        assert!(std::time::Instant::now() < deadline, "still running");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(early_done.status, InstanceStatus::Completed);
+    assert_eq!(early_done.context, json!({"ran": "v1"}));
+    assert_eq!(late_done.context, json!({"ran": "v2"}));
+    let nodes = |all: Vec<(String, NodeRunStatus)>| -> Vec<String> {
+        all.into_iter().map(|(node, _)| node).collect()
+    };
+    assert_eq!(
+        nodes(runs(&store, early.id).await),
+        ["start", "wait", "old", "end"]
+    );
+    assert_eq!(
+        nodes(runs(&store, late.id).await),
+        ["start", "wait", "new", "end"]
+    );
+}

@@ -450,6 +450,25 @@ async fn bad_input_is_a_4xx_naming_the_problem_and_writes_nothing() {
         "{error}"
     );
 
+    // A 10,000-node definition is refused whole, naming the limit.
+    let nodes: Vec<Value> = (0..10_000)
+        .map(|i| json!({"id": format!("n{i}"), "kind": "script", "script": "1"}))
+        .collect();
+    let (status, error) = app
+        .call(
+            Method::POST,
+            "/api/v1/definitions",
+            Some(&token),
+            Some(json!({"key": "huge", "name": "Huge", "nodes": nodes, "edges": []})),
+        )
+        .await;
+    assert_eq!(
+        (status, error["code"].as_str()),
+        (422, Some("invalid_definition")),
+        "{error}"
+    );
+    assert!(error.to_string().contains("too_many_nodes"), "{error}");
+
     // Nothing of that was written: still one definition, no instance.
     let (_, definitions) = app
         .call(Method::GET, "/api/v1/definitions", Some(&token), None)
