@@ -1,39 +1,92 @@
-//! `kill -9` in the middle of 200 running instances: every instance finishes, no completed node
-//! runs again, and the receiver sees each side effect under one idempotency key (a call cut off
-//! by the crash is re-sent with the same key, so the receiver can drop it).
+//! A server process, 200 instances started through its REST API, `kill -9` mid-run: every
+//! instance finishes, no completed node runs again, and the receiver sees each side effect under
+//! one idempotency key (a call cut off by the crash is re-sent with the same key, so the
+//! receiver can drop it).
 //!
 //! On SQLite the one server process is killed and started again. On PostgreSQL two server
 //! processes share the work; one is killed and the other, left running, takes over its leases.
 
 use std::collections::{HashMap, HashSet};
+use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use engine::id::{Id, IdGenerator};
-use engine::instance::{InstanceStatus, NodeRunStatus, Trigger};
-use engine::runtime::{Runtime, RuntimeConfig, StartRequest};
+use engine::instance::{InstanceStatus, NodeRunStatus};
 use engine::service::DefinitionService;
 use engine::store::Store;
 use engine::testing::{Receiver, TestDatabase};
-use serde_json::json;
+use serde_json::{json, Value};
 
 const INSTANCES: usize = 200;
 
+const PASSWORD: &str = "crash-test-password";
+
+/// A running `baton` process and the address it answers at.
+struct Server {
+    process: Child,
+    url: String,
+}
+
 /// A server process whose ids carry generator `node` (`BATON_NODE_ID`), so the runs it made can
-/// be told apart from another process's.
-fn baton(db: &TestDatabase, node: u16) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_baton"))
+/// be told apart from another process's; answers once it is listening.
+fn baton(db: &TestDatabase, node: u16) -> Server {
+    let mut process = Command::new(env!("CARGO_BIN_EXE_baton"))
         .env("DATABASE_URL", &db.url)
         .env("BATON_ADDR", "127.0.0.1:0")
         .env("BATON_NODE_ID", node.to_string())
+        .env("BATON_ADMIN_PASSWORD", PASSWORD)
         .env("BATON_HTTP_ALLOW", "127.0.0.1/32")
         .env("BATON_LEASE", "2s")
         .env("RUST_LOG", "off")
         .env("BATON_DEMO", "false")
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .spawn()
-        .expect("start baton")
+        .expect("start baton");
+    let stdout = process.stdout.take().expect("its output");
+    let mut lines = BufReader::new(stdout).lines();
+    let url = loop {
+        let line = lines
+            .next()
+            .expect("baton printed where it listens")
+            .expect("a line");
+        if let Some(rest) = line.strip_prefix("Baton is running at ") {
+            break rest.trim_end_matches('/').to_string();
+        }
+    };
+    // Whatever else it prints is read, so a full pipe never stops it.
+    std::thread::spawn(move || lines.for_each(drop));
+    Server { process, url }
+}
+
+/// Starts the 200 instances through `server`'s REST API, as an integrator would.
+async fn start_all(server: &Server) -> Vec<Id> {
+    let client = reqwest::Client::new();
+    let token: Value = client
+        .post(format!("{}/api/v1/auth/token", server.url))
+        .json(&json!({"grant_type": "password", "username": "admin", "password": PASSWORD}))
+        .send()
+        .await
+        .expect("sign in")
+        .json()
+        .await
+        .expect("a token");
+    let token = token["access_token"].as_str().expect("access token");
+    let mut ids = Vec::with_capacity(INSTANCES);
+    for n in 0..INSTANCES {
+        let response = client
+            .post(format!("{}/api/v1/instances", server.url))
+            .bearer_auth(token)
+            .json(&json!({"definition_key": "provision", "input": {"n": n}}))
+            .send()
+            .await
+            .expect("start");
+        assert_eq!(response.status(), 201, "start {n}");
+        let started: Value = response.json().await.expect("the instance");
+        ids.push(started["id"].as_str().expect("id").parse().expect("an id"));
+    }
+    ids
 }
 
 async fn completed(store: &Arc<dyn Store>, ids: &[Id]) -> usize {
@@ -51,8 +104,8 @@ async fn completed(store: &Arc<dyn Store>, ids: &[Id]) -> usize {
     done
 }
 
-/// Two http calls per instance to the receiver, 40 ms each; 200 instances queued.
-async fn queued(store: &Arc<dyn Store>, receiver: &Receiver) -> Vec<Id> {
+/// Two http calls per instance to the receiver, 100 ms each.
+async fn publish(store: &Arc<dyn Store>, receiver: &Receiver) {
     let service = DefinitionService::new(store.clone(), IdGenerator::new(1));
     let saved = service
         .save_draft(
@@ -61,9 +114,9 @@ async fn queued(store: &Arc<dyn Store>, receiver: &Receiver) -> Vec<Id> {
                 "nodes": [
                     {"id": "start", "kind": "start"},
                     {"id": "create", "kind": "http", "method": "POST",
-                     "url": receiver.url("/slow/40"), "body": {"step": "create", "n": "{{input.n}}"}},
+                     "url": receiver.url("/slow/100"), "body": {"step": "create", "n": "{{input.n}}"}},
                     {"id": "configure", "kind": "http", "method": "POST",
-                     "url": receiver.url("/slow/40"), "body": {"step": "configure", "n": "{{input.n}}"}},
+                     "url": receiver.url("/slow/100"), "body": {"step": "configure", "n": "{{input.n}}"}},
                     {"id": "end", "kind": "end"}
                 ],
                 "edges": [{"from": "start", "to": "create"}, {"from": "create", "to": "configure"},
@@ -78,30 +131,6 @@ async fn queued(store: &Arc<dyn Store>, receiver: &Receiver) -> Vec<Id> {
         .publish("provision", "designer")
         .await
         .expect("publish");
-
-    // Queued by this process, run by the server processes.
-    let starter = Runtime::new(
-        store.clone(),
-        IdGenerator::new(2),
-        "starter",
-        RuntimeConfig::default(),
-    );
-    let mut ids = Vec::new();
-    for n in 0..INSTANCES {
-        let instance = starter
-            .start(StartRequest {
-                definition_key: "provision".into(),
-                version: None,
-                input: json!({"n": n}),
-                trigger: Trigger::Api,
-                operator: "olivia".into(),
-                idempotency_key: None,
-            })
-            .await
-            .expect("start");
-        ids.push(instance.id);
-    }
-    ids
 }
 
 async fn half_way(receiver: &Receiver) {
@@ -112,9 +141,9 @@ async fn half_way(receiver: &Receiver) {
     }
 }
 
-fn kill(mut process: Child) {
-    process.kill().expect("kill -9");
-    process.wait().expect("reaped");
+fn kill(mut server: Server) {
+    server.process.kill().expect("kill -9");
+    server.process.wait().expect("reaped");
 }
 
 async fn all_completed(store: &Arc<dyn Store>, ids: &[Id]) {
@@ -184,9 +213,10 @@ async fn instances_survive_kill_9_and_side_effects_land_once_per_key() {
     let db = TestDatabase::sqlite();
     let store = connect(&db).await;
     let receiver = Receiver::start().await;
-    let ids = queued(&store, &receiver).await;
+    publish(&store, &receiver).await;
 
     let first = baton(&db, 11);
+    let ids = start_all(&first).await;
     half_way(&receiver).await;
     kill(first);
     let at_kill = completed(&store, &ids).await;
@@ -208,10 +238,12 @@ async fn two_processes_share_the_work_on_postgres_and_the_survivor_of_a_kill_9_f
     };
     let store = connect(&db).await;
     let receiver = Receiver::start().await;
-    let ids = queued(&store, &receiver).await;
+    publish(&store, &receiver).await;
 
     let doomed = baton(&db, 11);
     let survivor = baton(&db, 12);
+    // Started through the one to be killed; both run them.
+    let ids = start_all(&doomed).await;
     half_way(&receiver).await;
     kill(doomed);
     let at_kill = completed(&store, &ids).await;
