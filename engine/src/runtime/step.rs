@@ -188,26 +188,12 @@ pub(super) fn iteration_of(item: &WorkItem) -> Option<IterationKey> {
 }
 
 pub(super) fn base(inner: &Inner, item: &WorkItem, state: &StepState) -> Completion {
-    Completion {
-        instance_id: item.instance_id,
-        definition_key: item.definition_key.clone(),
-        version: item.version,
-        item: item.id,
-        lease_owner: inner.owner.clone(),
-        lease_ms: inner.config.lease.as_millis() as i64,
-        expected_rev: state.rev,
-        runs: Vec::new(),
-        context: None,
-        arrival: None,
-        iterations: Vec::new(),
-        next: Vec::new(),
-        events: Vec::new(),
-        output: None,
-        fail: None,
-        pause: None,
-        wait: None,
-        rollback: None,
-    }
+    Completion::of(
+        item,
+        &inner.owner,
+        inner.config.lease.as_millis() as i64,
+        state.rev,
+    )
 }
 
 /// A branch reaches a node with several incoming edges. `all`: the node runs once every branch

@@ -430,6 +430,31 @@ pub async fn complete_each<S: InstanceStore + ?Sized>(
 }
 
 impl Completion {
+    /// A step of `item`, leased to `lease_owner`, computed from the instance's step counter at
+    /// `expected_rev`, that records nothing yet: what it did is filled in by the caller.
+    pub fn of(item: &WorkItem, lease_owner: &str, lease_ms: i64, expected_rev: i32) -> Self {
+        Self {
+            instance_id: item.instance_id,
+            definition_key: item.definition_key.clone(),
+            version: item.version,
+            item: item.id,
+            lease_owner: lease_owner.to_string(),
+            lease_ms,
+            expected_rev,
+            runs: Vec::new(),
+            context: None,
+            arrival: None,
+            next: Vec::new(),
+            events: Vec::new(),
+            iterations: Vec::new(),
+            pause: None,
+            output: None,
+            fail: None,
+            wait: None,
+            rollback: None,
+        }
+    }
+
     /// The queued next items that stay with this worker (due now, not held), as the work
     /// items it goes on with: already leased to it by the step's transaction.
     pub fn handed(&self) -> Vec<WorkItem> {

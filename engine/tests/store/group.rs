@@ -21,13 +21,6 @@ use crate::{conformance, open};
 /// A step of `item` that ran its node: the run, its two events, and `next` (none: the end).
 fn step(item: &WorkItem, rev: i32, owner: &str, run: i64, next: Option<i64>) -> Completion {
     Completion {
-        instance_id: item.instance_id,
-        definition_key: item.definition_key.clone(),
-        version: item.version,
-        item: item.id,
-        lease_owner: owner.into(),
-        lease_ms: 30_000,
-        expected_rev: rev,
         runs: vec![FinishedRun {
             id: Id(run),
             started: Some(RunStart {
@@ -43,7 +36,6 @@ fn step(item: &WorkItem, rev: i32, owner: &str, run: i64, next: Option<i64>) -> 
             cost_ms: 1,
         }],
         context: Some(json!({"ran": run})),
-        arrival: None,
         next: next
             .map(|id| NextItem::new(Id(id), "double", Some(item.node_id.clone())))
             .into_iter()
@@ -56,12 +48,7 @@ fn step(item: &WorkItem, rev: i32, owner: &str, run: i64, next: Option<i64>) -> 
                 data: json!({"run": run}),
             })
             .collect(),
-        iterations: Vec::new(),
-        pause: None,
-        output: None,
-        fail: None,
-        wait: None,
-        rollback: None,
+        ..Completion::of(item, owner, 30_000, rev)
     }
 }
 
