@@ -159,8 +159,11 @@ mod tests {
             }
         }
 
+        /// The groups recorded, each sorted (steps that came together came in any order).
         fn groups(&self) -> Vec<Vec<i64>> {
-            self.groups.lock().map(|g| g.clone()).unwrap_or_default()
+            let mut groups = self.groups.lock().map(|g| g.clone()).unwrap_or_default();
+            groups.iter_mut().for_each(|group| group.sort_unstable());
+            groups
         }
     }
 

@@ -36,32 +36,64 @@ struct Notifier {
 impl Notifier {
     fn announce(self: &std::sync::Arc<Self>) {
         {
-            let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            let mut state = self.lock();
             if state.0 {
                 state.1 = true;
                 return;
             }
             *state = (true, false);
         }
-        let notifier = self.clone();
+        // Should the task end early (its runtime shutting down), the next start sends anew.
+        let mut sending = Sending {
+            notifier: self.clone(),
+            done: false,
+        };
         tokio::spawn(async move {
             loop {
                 // A read-only statement: its commit writes nothing, so it waits for no disk.
                 if let Err(err) = sqlx::query("select pg_notify('baton_work', '')")
-                    .execute(&notifier.pool)
+                    .execute(&sending.notifier.pool)
                     .await
                 {
                     // The other processes find the work at their next poll.
                     tracing::warn!(error = %err, "cannot notify other processes of new work");
                 }
-                let mut state = notifier.state.lock().unwrap_or_else(|e| e.into_inner());
+                let mut state = sending.notifier.lock();
                 if !state.1 {
+                    // Under the same lock as `announce` looks: no start is left unannounced.
                     state.0 = false;
+                    drop(state);
+                    sending.finished();
                     return;
                 }
                 state.1 = false;
             }
         });
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, (bool, bool)> {
+        // Two flags: nothing a panic elsewhere could leave half-changed.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The sending task's hold on the notifier: gives it back when the task ends early.
+struct Sending {
+    notifier: std::sync::Arc<Notifier>,
+    done: bool,
+}
+
+impl Sending {
+    fn finished(&mut self) {
+        self.done = true;
+    }
+}
+
+impl Drop for Sending {
+    fn drop(&mut self) {
+        if !self.done {
+            self.notifier.lock().0 = false;
+        }
     }
 }
 

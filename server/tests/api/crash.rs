@@ -45,19 +45,32 @@ fn baton(db: &TestDatabase, node: u16) -> Server {
         .spawn()
         .expect("start baton");
     let stdout = process.stdout.take().expect("its output");
-    let mut lines = BufReader::new(stdout).lines();
-    let url = loop {
-        let line = lines
-            .next()
-            .expect("baton printed where it listens")
-            .expect("a line");
-        if let Some(rest) = line.strip_prefix("Baton is running at ") {
-            break rest.trim_end_matches('/').to_string();
+    let (found, address) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(rest) = line.strip_prefix("Baton is running at ") {
+                let _ = found.send(rest.trim_end_matches('/').to_string());
+            }
+            // Whatever else it prints is read too, so a full pipe never stops it.
         }
+    });
+    let mut server = Server {
+        process,
+        url: String::new(),
     };
-    // Whatever else it prints is read, so a full pipe never stops it.
-    std::thread::spawn(move || lines.for_each(drop));
-    Server { process, url }
+    // Should it not answer, the panic drops (and so kills) the server.
+    server.url = address
+        .recv_timeout(Duration::from_secs(30))
+        .expect("baton says where it listens within 30 s");
+    server
+}
+
+impl Drop for Server {
+    /// A test that fails part way leaves no server running on its database.
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
 }
 
 /// Starts the 200 instances through `server`'s REST API, as an integrator would.
